@@ -1,0 +1,55 @@
+# symml developer tasks. `make demo` and `make test` set themselves up on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.symml-installed
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+# Re-runs only when pyproject.toml changes. torch==2.13.0 goes in first so that pip takes the local
+# CPU wheel: with no torch installed, any looser spec (ours or a dependency's) pulls a CUDA build.
+$(STAMP): pyproject.toml
+	@if ! command -v gfortran >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "gfortran not found: installing it with apt-get (escnn's dependency py3nj needs it)"; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gfortran; \
+	  else \
+	    echo "escnn's dependency py3nj needs a Fortran compiler: install gfortran" \
+	      "(Debian/Ubuntu: apt-get install gfortran; macOS: brew install gcc)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install "numpy<2"
+	$(BIN)/pip install -e ".[all]"
+	touch $@
+
+demo: setup
+	$(BIN)/symml list
+	$(BIN)/symml tour
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy symml/groups symml/reps
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: setup
+	@set -e; found=0; \
+	for f in benchmarks/bench_*.py; do \
+	  [ -e "$$f" ] || continue; found=1; \
+	  echo "== $$f"; $(BIN)/python "$$f"; \
+	done; \
+	[ "$$found" = 1 ] || echo "no benchmarks/bench_*.py yet"
+
+# Removes build and tool caches; keeps .venv and runs/ (experiment results).
+clean:
+	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d \
+	  -prune -exec rm -rf {} +

@@ -1,0 +1,253 @@
+"""The basic representations: irreps, trivial, sign, standard, regular and quotient."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+from torch import Tensor
+
+from symml.groups import (
+    O2,
+    O3,
+    Cyclic,
+    Dihedral,
+    Elements,
+    FiniteGroup,
+    Group,
+    Inclusion,
+    Orthogonal,
+    Permutations,
+    SemidirectProduct,
+    Translations,
+    Trivial,
+    inclusion,
+)
+from symml.reps import irreps as _irreps
+from symml.reps.rep import Pullback, Rep
+
+
+@dataclass(frozen=True, repr=False)
+class Irrep(Rep):
+    """The irreducible representation ``key`` of ``group`` (see `symml.reps.irreps` for keys)."""
+
+    group: Group
+    key: _irreps.Key
+
+    def __post_init__(self) -> None:
+        if isinstance(self.group, SemidirectProduct):
+            raise ValueError(
+                f"irrep: irreps of {self.group!r} used by symml are pulled back from its point "
+                f"group: use pullback(irrep({self.group.point!r}, k), {self.group!r})"
+            )
+        object.__setattr__(self, "key", _irreps.validate_key(self.group, self.key))
+
+    @property
+    def dim(self) -> int:
+        return _irreps.irrep_dim(self.group, self.key)
+
+    def _matrices(self, data: Tensor) -> Tensor:
+        return _irreps.irrep_matrices(self.group, self.key, data)
+
+    def _lie(self) -> Tensor:
+        return _irreps.irrep_lie(self.group, self.key)
+
+    @property
+    def bandlimit(self) -> int:
+        return _irreps.frequency(self.group, self.key)
+
+    @property
+    def is_permutation(self) -> bool:
+        return self.key == _trivial_key(self.group)
+
+    def _expr(self) -> str:
+        return f"irrep({self.group!r}, {self.key!r})"
+
+
+def _trivial_key(group: Group) -> _irreps.Key:
+    if isinstance(group, (Dihedral, O2)):
+        return (0, 0)
+    if isinstance(group, (O3, Orthogonal)):
+        return (0, 1)
+    if isinstance(group, Permutations):
+        return (group.n,)
+    return 0
+
+
+def irrep(group: Group, key: object) -> Rep:
+    """The irrep ``key`` of ``group``.
+
+    Example:
+        >>> from symml.groups import Dihedral
+        >>> rho = irrep(Dihedral(4), (1, 1))
+        >>> rho.dim
+        2
+    """
+    if isinstance(group, SemidirectProduct):
+        return Pullback(irrep(group.point, key), group)
+    return Irrep(group, _irreps.validate_key(group, key))
+
+
+def trivial(group: Group) -> Rep:
+    """The one-dimensional trivial representation ``g ↦ 1``."""
+    if isinstance(group, SemidirectProduct):
+        return Pullback(trivial(group.point), group)
+    return Irrep(group, _trivial_key(group))
+
+
+def sign(group: Group) -> Rep:
+    """The sign representation: the determinant for reflection groups (D_N, O(2), O(3), O(n)),
+    ``r ↦ -1`` for C_N with N even, the sign of a permutation for S_n."""
+    if isinstance(group, SemidirectProduct):
+        return Pullback(sign(group.point), group)
+    key: _irreps.Key | None = None
+    if isinstance(group, (Dihedral, O2)):
+        key = (1, 0)
+    elif isinstance(group, (O3, Orthogonal)):
+        key = (0, -1)
+    elif isinstance(group, Permutations) and group.n > 1:
+        key = (1,) * group.n
+    elif isinstance(group, Cyclic) and group.n % 2 == 0:
+        key = group.n // 2
+    if key is None:
+        raise ValueError(
+            f"sign: {group!r} has no sign representation (no index-2 subgroup symml knows)"
+        )
+    return Irrep(group, key)
+
+
+@dataclass(frozen=True, repr=False)
+class Standard(Rep):
+    """The defining representation: the group's own matrices on R^n (rotations for planar and
+    3-D groups, permutation matrices for S_n: ``ρ(σ) e_i = e_σ(i)``)."""
+
+    group: Group
+
+    def __post_init__(self) -> None:
+        if isinstance(self.group, (Trivial, Translations, SemidirectProduct)):
+            raise ValueError(
+                f"standard: {self.group!r} has no linear standard representation "
+                "(translations act affinely); for E(n)/p4 use standard(E(n)), which is pulled "
+                "back from the point group"
+            )
+
+    @property
+    def dim(self) -> int:
+        if isinstance(self.group, Permutations):
+            return self.group.n
+        assert self.group.point_dim is not None
+        return self.group.point_dim
+
+    def _matrices(self, data: Tensor) -> Tensor:
+        g = Elements(self.group, data)
+        if isinstance(self.group, Permutations):
+            eye = torch.eye(self.group.n, dtype=torch.float64, device=data.device)
+            return eye[:, data].permute(1, 0, 2)  # column i is e_σ(i)
+        return self.group.matrices(g, dtype=torch.float64)
+
+    def _lie(self) -> Tensor:
+        return self.group.lie_algebra
+
+    @property
+    def bandlimit(self) -> int:
+        return 1
+
+    @property
+    def is_permutation(self) -> bool:
+        return isinstance(self.group, Permutations)
+
+    def _expr(self) -> str:
+        return f"standard({self.group!r})"
+
+
+def standard(group: Group) -> Rep:
+    """The standard (defining) representation; for ``T ⋊ H`` the one pulled back from ``H``
+    (how vectors, e.g. velocities, transform under E(n))."""
+    if isinstance(group, SemidirectProduct):
+        return Pullback(Standard(group.point), group)
+    return Standard(group)
+
+
+@dataclass(frozen=True, repr=False)
+class Quotient(Rep):
+    """The permutation representation on the cosets G/H: ``ρ(g) e_{kH} = e_{gkH}``.
+    ``quotient(G, Trivial())`` is the regular representation."""
+
+    group: FiniteGroup
+    subgroup: Group
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.group, FiniteGroup):
+            raise ValueError(f"quotient: expected a finite group (got {self.group!r})")
+        if not isinstance(self.subgroup, FiniteGroup):
+            raise ValueError(f"quotient: expected a finite subgroup (got {self.subgroup!r})")
+
+    @cached_property
+    def _inclusion(self) -> Inclusion:
+        return inclusion(self.subgroup, self.group)
+
+    @cached_property
+    def _cosets(self) -> Tensor:
+        """``coset[i]``: the coset index of element i (cosets numbered by smallest member)."""
+        table = self.group.cayley_table
+        assert isinstance(self.subgroup, FiniteGroup)
+        sub = self.group.index_of(self._inclusion(self.subgroup.elements()))
+        smallest = table[:, sub].min(1).values  # representative of g H
+        return torch.unique(smallest, return_inverse=True)[1]
+
+    @property
+    def dim(self) -> int:
+        assert isinstance(self.subgroup, FiniteGroup)
+        return self.group.order // self.subgroup.order
+
+    def _matrices(self, data: Tensor) -> Tensor:
+        idx = self.group.index_of(Elements(self.group, data)).cpu()
+        cosets = self._cosets
+        reps = torch.stack([(cosets == c).nonzero()[0, 0] for c in range(self.dim)])
+        image = cosets[self.group.cayley_table[idx][:, reps]]  # [B, cosets]: g kH ↦ coset
+        out = torch.zeros(len(idx), self.dim, self.dim, dtype=torch.float64)
+        out.scatter_(1, image[:, None, :], 1.0)
+        return out.to(data.device)
+
+    def _lie(self) -> Tensor:
+        return torch.zeros(0, self.dim, self.dim, dtype=torch.float64)
+
+    @property
+    def bandlimit(self) -> int:
+        return 0
+
+    @property
+    def is_permutation(self) -> bool:
+        return True
+
+    def _expr(self) -> str:
+        if self.subgroup == Trivial():
+            return f"regular({self.group!r})"
+        return f"quotient({self.group!r}, {self.subgroup!r})"
+
+
+def quotient(group: Group, subgroup: Group) -> Rep:
+    """Permutation representation of a finite group on the cosets of ``subgroup``
+    (dimension |G|/|H|)."""
+    if not isinstance(group, FiniteGroup):
+        raise ValueError(f"quotient: expected a finite group (got {group!r})")
+    inclusion(subgroup, group)  # raises a clear error if it is not a subgroup
+    return Quotient(group, subgroup)
+
+
+def regular(group: Group) -> Rep:
+    """The regular representation of a finite group: ``ρ(g) e_h = e_{gh}`` (dimension |G|)."""
+    if not isinstance(group, FiniteGroup):
+        raise ValueError(
+            f"regular: expected a finite group (got {group!r}, which is infinite); "
+            "use a finite subgroup such as Cyclic(N) or Dihedral(N)"
+        )
+    return Quotient(group, Trivial())
+
+
+def pullback(rep: Rep, group: Group) -> Rep:
+    """A representation of ``T ⋊ H`` pulled back from a representation of ``H``."""
+    if not isinstance(group, SemidirectProduct):
+        raise ValueError(f"pullback: expected a SemidirectProduct such as E(3) (got {group!r})")
+    return Pullback(rep, group)

@@ -1,0 +1,85 @@
+"""Bases of equivariant linear maps Hom_G(ρ_in, ρ_out), solved from the constraint.
+
+``W`` is equivariant iff ``ρ_out(g) W = W ρ_in(g)`` for the group's discrete generators and
+``dρ_out(X) W = W dρ_in(X)`` for its Lie algebra basis — finitely many linear equations in the
+entries of W, which hold for every element once they hold for these. With ``vec`` row-major,
+``vec(A W - W B) = (A ⊗ I - I ⊗ Bᵀ) vec(W)``; the basis is the null space of the stacked system.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import Tensor
+
+from symml.groups import Group
+from symml.reps.rep import ChangeOfBasis, Pullback, Rep, _check_group
+
+_NULL_TOL = 1e-9
+
+
+def intertwiners(rep_in: Rep, rep_out: Rep) -> Tensor:
+    """Orthonormal basis (Frobenius inner product) of Hom_G(ρ_in, ρ_out).
+
+    Memoised per ``(rep_in, rep_out)``: the first call solves an eigenproblem of size
+    ``d_in·d_out``, later calls copy the cached basis.
+
+    Shapes: returns ``[k, d_out, d_in]`` float64, ``k = dim Hom_G(ρ_in, ρ_out)``.
+
+    Example:
+        >>> from symml.groups import Cyclic
+        >>> from symml.reps import regular, trivial
+        >>> intertwiners(regular(Cyclic(4)), trivial(Cyclic(4))).shape  # the mean
+        torch.Size([1, 1, 4])
+    """
+    _check_group(rep_in, rep_out, "intertwiners")
+    return _solve(rep_in, rep_out).clone()
+
+
+def constraint_generators(rep: Rep) -> list[Tensor]:
+    """The matrices the constraint uses for ``rep``: ``ρ(s)`` for each discrete generator s, and
+    ``dρ(X)`` for each Lie algebra basis element X; each ``[d, d]`` float64."""
+    point = _solving_rep(rep)
+    group: Group = point.group
+    gens = group.generators
+    mats: list[Tensor] = []
+    if len(gens):
+        mats += list(point(gens, dtype=torch.float64).cpu())
+    if group.lie_algebra_dim:
+        mats += list(point._lie())
+    return mats
+
+
+def _solving_rep(rep: Rep) -> Rep:
+    # translations act trivially on every fibre rep symml builds, so a rep of T ⋊ H is equivariant
+    # iff it is for H: solve on the point group (its generators are discrete + Lie)
+    if isinstance(rep, Pullback):
+        return rep.rep
+    if isinstance(rep, ChangeOfBasis) and isinstance(rep.rep, Pullback):
+        return ChangeOfBasis(rep.rep.rep, rep.matrix)
+    return rep
+
+
+@functools.cache
+def _solve(rep_in: Rep, rep_out: Rep) -> Tensor:
+    a_list = constraint_generators(rep_out)
+    b_list = constraint_generators(rep_in)
+    d_out, d_in = rep_out.dim, rep_in.dim
+    n = d_out * d_in
+    gram = torch.zeros(n, n, dtype=torch.float64)
+    eye_in = torch.eye(d_in, dtype=torch.float64)
+    eye_out = torch.eye(d_out, dtype=torch.float64)
+    for a, b in zip(a_list, b_list, strict=True):
+        c = torch.kron(a, eye_in) - torch.kron(eye_out, b.T.contiguous())
+        gram += c.T @ c
+    # null space of Σ CᵀC = null space of the stacked C; eigh on n×n beats an SVD of the stack
+    values, vectors = torch.linalg.eigh(gram)
+    scale = max(1.0, float(values.abs().max())) if n else 1.0
+    basis = vectors[:, values < _NULL_TOL * scale].T.reshape(-1, d_out, d_in)
+    return torch.where(basis.abs() < 1e-13, torch.zeros_like(basis), basis)
+
+
+def clear_cache() -> None:
+    """Forget memoised intertwiner bases (for benchmarks and memory-bound sessions)."""
+    _solve.cache_clear()

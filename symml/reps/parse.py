@@ -1,0 +1,96 @@
+"""Read a representation back from its string form (``parse_rep(str(rep)) == rep``).
+
+The string is a Python expression over symml's constructors; it is evaluated by walking its
+syntax tree with a fixed vocabulary (never ``eval``), so a config file cannot run code.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import Any
+
+from symml import groups as _groups
+from symml.reps.constructors import irrep, pullback, quotient, regular, sign, standard, trivial
+from symml.reps.rep import Rep, change_basis, direct_sum
+
+
+def _restrict(rep: Rep, subgroup: _groups.Group, axis: Any = (0.0, 0.0, 1.0)) -> Rep:
+    return rep.restrict(_groups.inclusion(subgroup, rep.group, axis=tuple(axis)))
+
+
+_NAMES: dict[str, Callable[..., Any]] = {
+    # groups
+    "Trivial": _groups.Trivial,
+    "Cyclic": _groups.Cyclic,
+    "Dihedral": _groups.Dihedral,
+    "SO2": _groups.SO2,
+    "O2": _groups.O2,
+    "SO3": _groups.SO3,
+    "O3": _groups.O3,
+    "SpecialOrthogonal": _groups.SpecialOrthogonal,
+    "Orthogonal": _groups.Orthogonal,
+    "SO": _groups.SO,
+    "O": _groups.O,
+    "Translations": _groups.Translations,
+    "Permutations": _groups.Permutations,
+    "SemidirectProduct": _groups.SemidirectProduct,
+    "p4": _groups.p4,
+    "p4m": _groups.p4m,
+    "E": _groups.E,
+    "SE": _groups.SE,
+    # representations
+    "irrep": irrep,
+    "trivial": trivial,
+    "sign": sign,
+    "standard": standard,
+    "regular": regular,
+    "quotient": quotient,
+    "pullback": pullback,
+    "tensor": lambda a, b: a.tensor(b),
+    "dual": lambda a: a.dual(),
+    "restrict": _restrict,
+    "change_basis": change_basis,
+    "direct_sum": direct_sum,
+}
+
+
+def parse_rep(text: str) -> Rep:
+    """Parse a representation from its string form.
+
+    Example:
+        >>> parse_rep("2 * irrep(Dihedral(4), (1, 1)) + regular(Dihedral(4))").dim
+        12
+    """
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        raise ValueError(
+            f"parse_rep: {text!r} is not a representation expression: {err.msg}"
+        ) from err
+    value = _eval(tree.body, text)
+    if not isinstance(value, Rep):
+        raise ValueError(f"parse_rep: {text!r} describes a {type(value).__name__}, not a Rep")
+    return value
+
+
+def _eval(node: ast.AST, text: str) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_eval(node.operand, text)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        items = [_eval(e, text) for e in node.elts]
+        return tuple(items) if isinstance(node, ast.Tuple) else items
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+        left, right = _eval(node.left, text), _eval(node.right, text)
+        return left + right if isinstance(node.op, ast.Add) else left * right
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _NAMES:
+        args = [_eval(a, text) for a in node.args]
+        kwargs = {k.arg: _eval(k.value, text) for k in node.keywords if k.arg is not None}
+        return _NAMES[node.func.id](*args, **kwargs)
+    known = ", ".join(sorted(_NAMES))
+    raise ValueError(
+        f"parse_rep: cannot read {ast.unparse(node)!r} in {text!r}; expected numbers, tuples, "
+        f"+, * and calls of: {known}"
+    )

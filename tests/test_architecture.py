@@ -1,0 +1,181 @@
+"""The package tree is the architecture: each layer imports only from the layers before it.
+
+Order: groups → reps → nn → (models, data) → training → cli. ``models`` and ``data`` share a rank
+and must not import each other. ``testing`` may import groups, reps and nn only, and no library
+package may import ``testing``. The top-level ``symml/__init__.py`` is exempt: it may re-export
+from any layer.
+
+The checker reads source with :mod:`ast` (nothing is imported), so it sees imports inside functions
+and ``if TYPE_CHECKING:`` blocks too.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "symml"
+
+RANKS: dict[str, int] = {
+    "groups": 0,
+    "reps": 1,
+    "nn": 2,
+    "models": 3,
+    "data": 3,
+    "training": 4,
+    "cli": 5,
+}
+TESTING = "testing"
+TESTING_MAY_IMPORT = frozenset({"groups", "reps", "nn"})
+LAYER_ORDER = "groups → reps → nn → (models, data) → training → cli"
+
+
+def _is_layer(name: str) -> bool:
+    return name in RANKS or name == TESTING
+
+
+def module_name(path: str) -> str:
+    """Dotted module name of a source path relative to the repo root, e.g. ``symml.groups.x``."""
+    parts = list(Path(path).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer_of(module: str) -> str | None:
+    """The layer a ``symml.*`` module belongs to (``symml.cli`` → ``cli``); None for ``symml``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def imported_modules(path: str, source: str) -> list[tuple[int, str]]:
+    """(line, absolute module) for every ``symml`` import in ``source``, relative ones resolved."""
+    tree = ast.parse(source, filename=path)
+    this = module_name(path)
+    is_package = Path(path).name == "__init__.py"
+    package_parts = this.split(".") if is_package else this.split(".")[:-1]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module or ""
+            else:
+                if node.level - 1 >= len(package_parts):
+                    raise ValueError(
+                        f"{path}:{node.lineno}: relative import with level {node.level} goes "
+                        f"above the top-level package {PACKAGE!r}"
+                    )
+                up = package_parts[: len(package_parts) - (node.level - 1)]
+                base = ".".join(up + ([node.module] if node.module else []))
+            if base == PACKAGE:
+                # `from symml import nn`: a layer name is that layer; any other name comes from
+                # the top-level package itself.
+                found += [
+                    (node.lineno, f"{PACKAGE}.{alias.name}" if _is_layer(alias.name) else PACKAGE)
+                    for alias in node.names
+                ]
+            else:
+                found.append((node.lineno, base))
+    return [(line, mod) for line, mod in found if mod.split(".")[0] == PACKAGE]
+
+
+def violations(path: str, source: str) -> list[str]:
+    """Messages for each import in ``source`` (the file at ``path``) that breaks the layer order."""
+    src = layer_of(module_name(path))
+    if src is None:  # symml/__init__.py re-exports the public surface
+        return []
+    problems: list[str] = []
+    if src != TESTING and src not in RANKS:
+        problems.append(
+            f"{path}: package {src!r} is not in the layer table; add it to RANKS in "
+            f"tests/test_architecture.py (order: {LAYER_ORDER})"
+        )
+        return problems
+    for line, module in imported_modules(path, source):
+        dst = layer_of(module)
+        if dst == src:
+            continue
+        where = f"{path}:{line}: {src!r} imports {module!r}"
+        if dst is None:
+            problems.append(
+                f"{where}, the top-level package, which re-exports every layer; import from the "
+                f"layer itself (e.g. {PACKAGE}.groups)"
+            )
+        elif dst == TESTING:
+            problems.append(
+                f"{where}, but nothing in the library may import {PACKAGE}.{TESTING} "
+                f"(it is the test harness; move what you need into a library layer)"
+            )
+        elif dst not in RANKS:
+            problems.append(f"{where}, which is not a known layer (order: {LAYER_ORDER})")
+        elif src == TESTING:
+            if dst not in TESTING_MAY_IMPORT:
+                allowed = ", ".join(sorted(TESTING_MAY_IMPORT))
+                problems.append(f"{where}, but {TESTING!r} may import only {allowed}")
+        elif RANKS[dst] >= RANKS[src]:
+            kind = "a sibling layer" if RANKS[dst] == RANKS[src] else "a later layer"
+            problems.append(f"{where}, {kind}; allowed order is {LAYER_ORDER}")
+    return problems
+
+
+def _library_files() -> list[str]:
+    files = sorted((ROOT / PACKAGE).rglob("*.py"))
+    return [p.relative_to(ROOT).as_posix() for p in files if p != ROOT / PACKAGE / "__init__.py"]
+
+
+@pytest.mark.parametrize("path", _library_files())
+def test_layer_order(path: str) -> None:
+    problems = violations(path, (ROOT / path).read_text(encoding="utf-8"))
+    assert not problems, "layer order broken:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "expected"),
+    [
+        ("symml/groups/x.py", "from symml.nn import foo\n", r"'groups' imports 'symml\.nn'"),
+        ("symml/groups/x.py", "import symml.reps.rep as r\n", r"'groups' imports 'symml\.reps"),
+        ("symml/groups/x.py", "from .. import reps\n", r"'groups' imports 'symml\.reps'"),
+        ("symml/reps/sub/y.py", "from ...nn.linear import L\n", r"imports 'symml\.nn\.linear'"),
+        ("symml/nn/__init__.py", "from ..training import fit\n", r"'symml\.training'"),
+        ("symml/models/m.py", "from symml.data import build\n", "a sibling layer"),
+        ("symml/data/d.py", "from ..models import build\n", "a sibling layer"),
+        ("symml/cli.py", "from symml.testing import check\n", r"may import symml\.testing"),
+        ("symml/nn/z.py", "def f() -> None:\n    from symml import testing\n", "symml.testing"),
+        ("symml/testing/t.py", "from symml.models import build\n", "may import only"),
+        ("symml/groups/x.py", "from symml.nowhere import y\n", "not a known layer"),
+        ("symml/utils/u.py", "import os\n", "not in the layer table"),
+        ("symml/nn/z.py", "from symml import __version__\n", "the top-level package"),
+        ("symml/reps/r.py", "import symml\n", "the top-level package"),
+    ],
+)
+def test_checker_reports_violations(path: str, source: str, expected: str) -> None:
+    problems = violations(path, source)
+    assert len(problems) == 1, problems
+    assert re.search(expected, problems[0]), problems[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("symml/reps/r.py", "from symml.groups import Cyclic\nimport torch\n"),
+        ("symml/reps/r.py", "from ..groups.cyclic import Cyclic\nfrom .rep import Rep\n"),
+        ("symml/nn/__init__.py", "from .linear import EquivariantLinear\n"),
+        ("symml/training/loop.py", "from symml import data, models, nn\n"),
+        ("symml/cli.py", "from symml.training import run\n"),
+        ("symml/testing/t.py", "from symml.nn import Linear\nfrom symml.reps import Rep\n"),
+        ("symml/__init__.py", "from symml.testing import check\n"),
+    ],
+)
+def test_checker_accepts_allowed_imports(path: str, source: str) -> None:
+    assert violations(path, source) == []
+
+
+def test_checker_rejects_relative_import_above_package() -> None:
+    with pytest.raises(ValueError, match="goes above the top-level package"):
+        imported_modules("symml/cli.py", "from .. import x\n")
