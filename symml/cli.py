@@ -1,0 +1,159 @@
+"""The ``symml`` command line: ``symml list``, ``symml tour``, ``symml decompose EXPR``.
+
+Thin over the library: each command formats what `symml.groups` and `symml.reps` compute.
+"""
+
+from __future__ import annotations
+
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from symml.groups import Dihedral, group_names
+from symml.reps import (
+    Rep,
+    decompose,
+    intertwiners,
+    irrep,
+    irrep_keys,
+    parse_rep,
+    regular,
+    standard,
+)
+from symml.reps.irreps import irrep_dim
+
+app = typer.Typer(
+    help="symml: groups, representations and equivariant deep learning.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+_REP_CONSTRUCTORS = [
+    ("trivial(G)", "g ↦ 1"),
+    ("sign(G)", "determinant / permutation sign / r ↦ -1"),
+    ("standard(G)", "the group's own matrices on R^n (vectors)"),
+    ("regular(G)", "permutations of the group's elements (finite G)"),
+    ("quotient(G, H)", "permutations of the cosets G/H"),
+    ("irrep(G, k)", "irreducible representation k (see `symml decompose`)"),
+    ("a + b, k * a", "direct sums"),
+    ("tensor(a, b), dual(a)", "tensor products, duals"),
+    ("restrict(a, H)", "restriction to a subgroup"),
+    ("from_e3nn('1x0e+1x1o')", "O(3) reps from e3nn irreps strings (Python API)"),
+]
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the groups and representation constructors symml provides."""
+    groups = Table(title="Groups (short names for symml.groups.group_from_name)")
+    groups.add_column("name")
+    groups.add_column("group")
+    for name, description in group_names():
+        groups.add_row(name, description)
+    console.print(groups)
+    reps = Table(title="Representations (symml.reps)")
+    reps.add_column("constructor")
+    reps.add_column("meaning")
+    for name, description in _REP_CONSTRUCTORS:
+        reps.add_row(name, description)
+    console.print(reps)
+
+
+@app.command("decompose")
+def decompose_command(
+    expr: str = typer.Argument(
+        ..., help='a representation, e.g. "tensor(standard(O3()), standard(O3()))"'
+    ),
+) -> None:
+    """Decompose a representation into irreps and count its equivariant maps."""
+    try:
+        rep = parse_rep(expr)
+    except ValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2) from err
+    _print_decomposition(rep)
+
+
+def _print_decomposition(rep: Rep) -> None:
+    dec = decompose(rep)
+    table = Table(title=f"{rep}  (dim {rep.dim}, group {rep.group!r})")
+    table.add_column("irrep")
+    table.add_column("dim", justify="right")
+    table.add_column("multiplicity", justify="right")
+    for psi, mult in dec.irreps:
+        table.add_row(str(psi), str(psi.dim), str(mult))
+    console.print(table)
+    endo = intertwiners(rep, rep).shape[0]
+    console.print(f"equivariant linear maps {rep} → itself: a {endo}-dimensional space")
+
+
+@app.command()
+def tour() -> None:
+    """A five-minute tour: a group, its representations, and equivariant maps."""
+    group = Dihedral(4)
+    console.rule("1. A group: the dihedral group D4 (symmetries of a square)")
+    elements = group.elements()
+    console.print(f"{group!r} has {group.order} elements: {group.describe(elements.data)}")
+    r, f = group.generators
+    console.print(
+        f"generators r = {r.data.tolist()}, f = {f.data.tolist()};  r·f·r = f: "
+        f"{bool(((r @ f @ r) == f).all())}"
+    )
+    table = Table(title="Cayley table (row · column, element indices)")
+    table.add_column("·")
+    for j in range(group.order):
+        table.add_column(str(j), justify="right")
+    for i, row in enumerate(group.cayley_table.tolist()):
+        table.add_row(str(i), *(str(v) for v in row))
+    console.print(table)
+
+    console.rule("2. Representations: matrices that multiply like the group")
+    rho = standard(group)
+    console.print(f"standard(D4)(r) rotates the plane by 90°:\n{rho(r)[0].tolist()}")
+    reg = regular(group)
+    console.print(f"regular(D4) permutes the 8 elements; is_permutation = {reg.is_permutation}")
+    chars = Table(title="Character table of D4 (trace of each irrep at each element)")
+    chars.add_column("irrep")
+    chars.add_column("dim", justify="right")
+    for j in range(group.order):
+        chars.add_column(group.describe(elements.data[j : j + 1]).strip("[]"), justify="right")
+    for key in irrep_keys(group):
+        psi = irrep(group, key)
+        values = psi.character(elements).round().long().tolist()
+        chars.add_row(str(key), str(irrep_dim(group, key)), *(str(v) for v in values))
+    console.print(chars)
+    console.print("regular(D4) decomposes into irreps (each appears dim-many times):")
+    _print_decomposition(reg)
+
+    console.rule("3. Equivariant maps, solved for")
+    basis = intertwiners(reg, reg)
+    console.print(
+        f"Hom_D4(regular, regular) has dimension {basis.shape[0]} (= |G|): a group convolution "
+        "is a linear combination of these matrices"
+    )
+    weights = torch.randn(
+        basis.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    w = torch.einsum("k,kij->ij", weights, basis)
+    g = group.elements()
+    err = (reg(g, torch.float64) @ w - w @ reg(g, torch.float64)).abs().max()
+    console.print(f"ρ(g) W = W ρ(g) for all 8 elements: max error {float(err):.1e}")
+
+    console.rule("4. Continuous groups through e3nn: SO(3)/O(3)")
+    from symml.groups import O3
+
+    vec = standard(O3())
+    console.print(
+        "vector ⊗ vector = scalar (trace) + pseudovector (antisymmetric) + 5-dim traceless:"
+    )
+    _print_decomposition(vec.tensor(vec))
+    console.print(
+        'Next: `symml decompose "tensor(standard(SO2()), irrep(SO2(), 3))"` and `make test`.'
+    )
+
+
+def main() -> None:
+    """Entry point of the ``symml`` console script."""
+    app()
