@@ -3,8 +3,8 @@
 Order: groups → reps → nn → (models, data) → training → cli. ``models`` and ``data`` share a rank
 and must not import each other. ``testing`` may import groups, reps and nn only; of the library,
 only ``training`` and ``cli`` may import ``testing`` (they measure a trained model's equivariance
-error with it, DESIGN.md L4), never the layers it tests. The top-level ``symml/__init__.py`` is exempt: it may re-export
-from any layer.
+error with it, DESIGN.md L4), never the layers it tests. The top-level ``symml/__init__.py`` is
+exempt: it may re-export from any layer.
 
 The checker reads source with :mod:`ast` (nothing is imported), so it sees imports inside functions
 and ``if TYPE_CHECKING:`` blocks too.

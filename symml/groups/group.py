@@ -167,8 +167,8 @@ class Group(abc.ABC):
         """Batched product ``a b`` (apply ``b`` first); batches broadcast when one has size 1."""
         _check_same_group(self, a, "compose")
         _check_same_group(self, b, "compose")
-        da, db = _broadcast(a.data, b.data)
-        return Elements(self, self._compose(da, db))
+        da, db = _broadcast(a.data, b.data, "compose")
+        return Elements(self, self._compose(*_promote(da, db)))
 
     def inverse(self, a: Elements) -> Elements:
         """Batched inverse ``a⁻¹``."""
@@ -179,8 +179,8 @@ class Group(abc.ABC):
         """Elementwise equality ``[B]`` bool (up to float tolerance for continuous groups)."""
         _check_same_group(self, a, "equal")
         _check_same_group(self, b, "equal")
-        da, db = _broadcast(a.data, b.data)
-        return self._equal(da, db)
+        da, db = _broadcast(a.data, b.data, "equal")
+        return self._equal(*_promote(da, db))
 
     def sample(
         self,
@@ -253,7 +253,7 @@ def _apply_batched(mats: Tensor, x: Tensor, batch: int) -> Tensor:
     return (flat @ mats.transpose(-1, -2)).reshape(x.shape)
 
 
-def _broadcast(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+def _broadcast(a: Tensor, b: Tensor, what: str) -> tuple[Tensor, Tensor]:
     na, nb = a.shape[0], b.shape[0]
     if na == nb:
         return a, b
@@ -261,7 +261,16 @@ def _broadcast(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
         return a.expand(nb, *a.shape[1:]), b
     if nb == 1:
         return a, b.expand(na, *b.shape[1:])
-    raise ValueError(f"compose: batch sizes {na} and {nb} do not broadcast (expected equal or 1)")
+    raise ValueError(f"{what}: batch sizes {na} and {nb} do not broadcast (expected equal or 1)")
+
+
+def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Cast float element data to a common dtype (e.g. the float32 `identity` with float64
+    samples), as the raw operations (matrix products) need one dtype."""
+    if a.dtype != b.dtype and a.is_floating_point() and b.is_floating_point():
+        dtype = torch.promote_types(a.dtype, b.dtype)
+        return a.to(dtype), b.to(dtype)
+    return a, b
 
 
 def _device(device: torch.device | str | None) -> torch.device | None:
@@ -275,4 +284,6 @@ def float_tolerance(dtype: torch.dtype) -> float:
 
 def wrap_angle(theta: Tensor) -> Tensor:
     """Angles reduced to [0, 2π)."""
-    return torch.remainder(theta, 2 * math.pi)
+    wrapped = torch.remainder(theta, 2 * math.pi)
+    # a tiny negative angle rounds to exactly 2π: map it to 0 to stay in [0, 2π)
+    return torch.where(wrapped >= 2 * math.pi, torch.zeros_like(wrapped), wrapped)

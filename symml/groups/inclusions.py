@@ -65,6 +65,8 @@ def inclusion(
     norm = math.sqrt(sum(a * a for a in axis))
     if len(axis) != 3 or norm < 1e-12:
         raise ValueError(f"inclusion: expected a non-zero 3-vector axis (got {axis!r})")
+    if abs(norm - 1.0) < 1e-12:
+        norm = 1.0  # already a unit vector: keep it bit for bit, so that repr round-trips
     axis_t = (float(axis[0] / norm), float(axis[1] / norm), float(axis[2] / norm))
     reason = _why_not(sub, sup)
     if reason:
@@ -162,14 +164,17 @@ def _frame(axis: tuple[float, float, float]) -> Tensor:
 def _embed(sub: Group, sup: Group, data: Tensor, axis: tuple[float, float, float]) -> Tensor:
     if sub == sup:
         return data
-    float_dtype = data.dtype if data.is_floating_point() else torch.get_default_dtype()
+    # integer (finite-group) data: land in float64 so restricted reps keep full precision
+    float_dtype = data.dtype if data.is_floating_point() else torch.float64
     if isinstance(sup, SemidirectProduct):
         if isinstance(sub, SemidirectProduct):
             h, t = sub._split(data)
             h = _embed(sub.point, sup.point, h, axis)
             return sup._join(h, t)
         h = _embed(sub, sup.point, data, axis)
-        return sup._join(h, sup.translations._identity(data.shape[0], data.device))
+        t = sup.translations._identity(data.shape[0], data.device)
+        # keep float64 elements float64 (`_join` casts the point part to the translations' dtype)
+        return sup._join(h, t.to(h.dtype) if h.is_floating_point() and not sup.lattice else t)
     if isinstance(sup, O3) and isinstance(sub, SO3):
         return data
     if isinstance(sub, Trivial):

@@ -25,7 +25,7 @@ class Permutations(FiniteGroup):
     n: int
 
     def __post_init__(self) -> None:
-        if not isinstance(self.n, int) or self.n < 1:
+        if not isinstance(self.n, int) or isinstance(self.n, bool) or self.n < 1:
             raise ValueError(f"Permutations: expected n >= 1 (got {self.n!r})")
 
     @property

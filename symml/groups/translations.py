@@ -23,7 +23,7 @@ class Translations(Group):
     lattice: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.d, int) or self.d < 1:
+        if not isinstance(self.d, int) or isinstance(self.d, bool) or self.d < 1:
             raise ValueError(f"Translations: expected d >= 1 (got {self.d!r})")
 
     @property
@@ -88,7 +88,18 @@ class Translations(Group):
         t = g.data.to(x.dtype).to(x.device)
         if len(g) == 1:
             return x + t[0]
+        if x.shape[0] != len(g):
+            raise ValueError(
+                f"act_on_points: expected a leading batch dimension of {len(g)} (one per element) "
+                f"or a single element (got points of shape {list(x.shape)})"
+            )
         return x + t.reshape(len(g), *([1] * (x.dim() - 2)), self.d)
+
+    def matrices(self, g: Elements, dtype: torch.dtype | None = None) -> Tensor:
+        """The linear part of a translation: identity matrices ``[B, d, d]``."""
+        _check_same_group(self, g, "matrices")
+        eye = torch.eye(self.d, dtype=dtype or torch.get_default_dtype(), device=g.device)
+        return eye.expand(len(g), self.d, self.d).clone()
 
     def __repr__(self) -> str:
         return f"Translations({self.d}, lattice={self.lattice})"

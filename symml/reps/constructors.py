@@ -125,7 +125,12 @@ class Standard(Rep):
     group: Group
 
     def __post_init__(self) -> None:
-        if isinstance(self.group, (Trivial, Translations, SemidirectProduct)):
+        if isinstance(self.group, Trivial):
+            raise ValueError(
+                "standard: Trivial() has no standard representation (it acts on no space); "
+                "use trivial(Trivial()) for the one-dimensional rep"
+            )
+        if isinstance(self.group, (Translations, SemidirectProduct)):
             raise ValueError(
                 f"standard: {self.group!r} has no linear standard representation "
                 "(translations act affinely); for E(n)/p4 use standard(E(n)), which is pulled "

@@ -76,9 +76,12 @@ def decompose(rep: Rep) -> Decomposition:
             columns += copies
     q = torch.cat(columns, 1) if columns else torch.zeros(rep.dim, 0, dtype=torch.float64)
     if q.shape[1] != rep.dim:
-        raise RuntimeError(
-            f"decompose: found irreps spanning {q.shape[1]} of {rep.dim} dimensions of {rep}; "
-            "the rest lies outside the irreps symml tabulates"
+        # a user error, not a numerical one: the group's irreps are not all tabulated (e.g. the
+        # standard rep of SpecialOrthogonal(n) / Orthogonal(n)), so say what still works
+        raise ValueError(
+            f"decompose: the irreps of {group!r} that symml tabulates span {q.shape[1]} of the "
+            f"{rep.dim} dimensions of {rep}; the rest lies in irreps that are not tabulated "
+            "(intertwiners() still works: it solves the constraint directly)"
         )
     return Decomposition(tuple(found), q)
 

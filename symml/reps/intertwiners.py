@@ -48,7 +48,8 @@ def constraint_generators(rep: Rep) -> list[Tensor]:
         mats += list(point(gens, dtype=torch.float64).cpu())
     if group.lie_algebra_dim:
         mats += list(point._lie())
-    return mats
+    # contiguous: `torch.kron` rejects transposed views, which e.g. `Dual` reps produce
+    return [m.contiguous() for m in mats]
 
 
 def _solving_rep(rep: Rep) -> Rep:

@@ -14,6 +14,8 @@ from symml import groups as _groups
 from symml.reps.constructors import irrep, pullback, quotient, regular, sign, standard, trivial
 from symml.reps.rep import Rep, change_basis, direct_sum
 
+_MAX_COPIES = 100_000  # `k * rep` builds k parts: refuse sizes no model uses
+
 
 def _restrict(rep: Rep, subgroup: _groups.Group, axis: Any = (0.0, 0.0, 1.0)) -> Rep:
     return rep.restrict(_groups.inclusion(subgroup, rep.group, axis=tuple(axis)))
@@ -84,11 +86,28 @@ def _eval(node: ast.AST, text: str) -> Any:
         return tuple(items) if isinstance(node, ast.Tuple) else items
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
         left, right = _eval(node.left, text), _eval(node.right, text)
-        return left + right if isinstance(node.op, ast.Add) else left * right
+        if isinstance(node.op, ast.Mult):
+            count = left if isinstance(left, int) else right
+            if isinstance(count, int) and count > _MAX_COPIES:
+                raise ValueError(
+                    f"parse_rep: {count} copies in {text!r}; at most {_MAX_COPIES} are accepted"
+                )
+        try:
+            return left + right if isinstance(node.op, ast.Add) else left * right
+        except TypeError as err:
+            raise ValueError(f"parse_rep: cannot evaluate {ast.unparse(node)!r}: {err}") from err
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _NAMES:
+        if any(k.arg is None for k in node.keywords):  # `**mapping`: never evaluated, so reject
+            raise ValueError(
+                f"parse_rep: cannot read {ast.unparse(node)!r} in {text!r}; expected keyword "
+                "arguments as name=value, not **mapping"
+            )
         args = [_eval(a, text) for a in node.args]
         kwargs = {k.arg: _eval(k.value, text) for k in node.keywords if k.arg is not None}
-        return _NAMES[node.func.id](*args, **kwargs)
+        try:
+            return _NAMES[node.func.id](*args, **kwargs)
+        except TypeError as err:
+            raise ValueError(f"parse_rep: cannot evaluate {ast.unparse(node)!r}: {err}") from err
     known = ", ".join(sorted(_NAMES))
     raise ValueError(
         f"parse_rep: cannot read {ast.unparse(node)!r} in {text!r}; expected numbers, tuples, "

@@ -73,9 +73,9 @@ class Rep(abc.ABC):
         assert isinstance(self.group, FiniteGroup)
         return self._matrices(self.group.elements().data)
 
-    def character(self, g: Elements) -> Tensor:
-        """χ(g) = trace ρ(g), ``[B]``."""
-        return torch.diagonal(self(g), dim1=-2, dim2=-1).sum(-1)
+    def character(self, g: Elements, dtype: torch.dtype | None = None) -> Tensor:
+        """χ(g) = trace ρ(g), ``[B]``, in ``dtype`` (default as for ``rep(g)``)."""
+        return torch.diagonal(self(g, dtype=dtype), dim1=-2, dim2=-1).sum(-1)
 
     def lie_algebra(self, dtype: torch.dtype = torch.float64) -> Tensor:
         """dρ of the group's Lie algebra basis (`Group.lie_algebra`), ``[L, d, d]``."""
@@ -306,7 +306,7 @@ class Restricted(Rep):
         return self.rep.dim
 
     def _matrices(self, data: Tensor) -> Tensor:
-        return self.rep._matrices(self.inclusion(Elements(self.group, data)).data)
+        return self.rep._matrices(_embed_float64(self.inclusion, data))
 
     def _lie(self) -> Tensor:
         sup = self.rep._lie()
@@ -326,6 +326,13 @@ class Restricted(Rep):
     def _expr(self) -> str:
         axis = "" if self.inclusion.axis == (0.0, 0.0, 1.0) else f", axis={self.inclusion.axis}"
         return f"restrict({self.rep}, {self.group!r}{axis})"
+
+
+def _embed_float64(inc: Inclusion, data: Tensor) -> Tensor:
+    """Raw elements of ``inc.sup`` for raw elements of ``inc.sub``, computed in float64: an
+    embedding in float32 (e.g. about a tilted axis) would put ~1e-8 errors into ρ(g) even when
+    ρ is evaluated in float64. (Integer C_N / D_N data already lands in float64.)"""
+    return inc(Elements(inc.sub, data.double() if data.is_floating_point() else data)).data
 
 
 @dataclass(frozen=True, repr=False)
@@ -389,8 +396,13 @@ class ChangeOfBasis(Rep):
                 f"change_basis: expected a {self.rep.dim}x{self.rep.dim} matrix "
                 f"(got {list(q.shape)})"
             )
-        if (q @ q.T - torch.eye(len(q), dtype=q.dtype)).abs().max() > 1e-8:
-            raise ValueError("change_basis: expected an orthogonal matrix (Q Qᵀ = I)")
+        deviation = float((q @ q.T - torch.eye(len(q), dtype=q.dtype)).abs().max())
+        if deviation > 1e-8:
+            raise ValueError(
+                "change_basis: expected an orthogonal matrix (Q Qᵀ = I up to 1e-8; got "
+                f"max |Q Qᵀ - I| = {deviation:.3g}); orthonormalise it in float64, e.g. with "
+                "torch.linalg.qr"
+            )
 
     @property
     def q(self) -> Tensor:

@@ -86,6 +86,11 @@ def equivariance_error(
     float_dtype = dtype or _float_dtype_of(x)
     if elements is None:
         elements = _default_elements(rep_in, n_elements, gen, float_dtype)
+    elif not isinstance(elements, Elements):
+        raise TypeError(
+            f"equivariance_error: expected `elements` as symml Elements (got "
+            f"{type(elements).__name__}); wrap raw data with `{group!r}.element(data)`"
+        )
     elif elements.group != group:
         raise ValueError(
             f"equivariance_error: elements of {elements.group!r} given for reps of {group!r}"
@@ -97,12 +102,15 @@ def equivariance_error(
 
     with torch.no_grad():
         reference = _named_outputs(f(x), outs)
+        for name, r in outs.items():
+            _check_output(name, r, reference[name])
         errors = {name: 0.0 for name in outs}
         for g in elements:
             moved = _named_outputs(f(_act(rep_in, g, x, interpolation)), outs)
             for name, r in outs.items():
                 expected = _act(r, g, reference[name], interpolation)
-                errors[name] = max(errors[name], _relative(moved[name], expected))
+                error = _relative(_flat(moved[name], r), _flat(expected, r))
+                errors[name] = max(errors[name], error)
         if isinstance(rep_in, GraphRep) and permutations:
             errors.update(_permutation_errors(f, x, outs, reference, permutations, gen))
     return errors
@@ -159,13 +167,14 @@ def _named(rep_out: Any) -> dict[str, RepLike]:
 def _named_outputs(y: Any, outs: dict[str, RepLike]) -> dict[str, Any]:
     if list(outs) == ["output"]:
         return {"output": y}
-    if isinstance(y, Mapping):
+    if isinstance(y, Mapping) and all(k in y for k in outs):
         return {k: y[k] for k in outs}
     if isinstance(y, (tuple, list)) and len(y) == len(outs):
         return {str(i): v for i, v in enumerate(y)}
+    got = f"a dict with keys {list(y)}" if isinstance(y, Mapping) else type(y).__name__
     raise ValueError(
         f"equivariance_error: rep_out names {len(outs)} outputs ({list(outs)}), but f returned "
-        f"{type(y).__name__}"
+        f"{got}"
     )
 
 
@@ -230,6 +239,35 @@ def _check_input(rep: RepLike, x: Any) -> None:
         )
 
 
+def _check_output(name: str, rep: RepLike, y: Any) -> None:
+    """Check that output ``name`` has the shape its declared type ``rep`` acts on."""
+    if isinstance(rep, GraphRep):
+        if getattr(y, "pos", None) is None:
+            raise ValueError(
+                f"equivariance_error: output {name!r} is typed as a graph ({rep}), but f "
+                f"returned {type(y).__name__} without `pos`"
+            )
+        return
+    if isinstance(rep, GridRep):
+        expected = f"[B, {rep.channels}, H, W]"
+        ok = isinstance(y, Tensor) and y.dim() == 4 and y.shape[1] == rep.channels
+    else:
+        if isinstance(rep, Rep):
+            width: int | None = rep.dim
+        elif isinstance(rep, NodeRep):
+            width = rep.fibre.dim
+        else:
+            width = rep.group.point_dim
+        expected = f"[..., {width}]"
+        ok = isinstance(y, Tensor) and y.dim() > 0 and y.shape[-1] == width
+    if not ok:
+        got = list(y.shape) if isinstance(y, Tensor) else type(y).__name__
+        raise ValueError(
+            f"equivariance_error: expected output {name!r} of shape {expected} for rep_out "
+            f"{rep} (got {got}); fix rep_out or f"
+        )
+
+
 def _default_elements(rep: RepLike, n: int, gen: torch.Generator, dtype: torch.dtype) -> Elements:
     group = rep.group
     if isinstance(rep, GridRep):
@@ -288,6 +326,14 @@ def _act(rep: RepLike, g: Elements, value: Any, interpolation: bool) -> Any:
     return moved
 
 
+def _flat(value: Any, rep: RepLike) -> Tensor:
+    """The tensor compared for one output: a graph's ``pos``, ``x`` and vector attributes."""
+    if not isinstance(rep, GraphRep):
+        return value
+    keys = [k for k in ("pos", "x", *rep.vectors) if getattr(value, k, None) is not None]
+    return torch.cat([value[k].flatten() for k in keys])
+
+
 def _relative(actual: Tensor, expected: Tensor) -> float:
     if actual.shape != expected.shape:
         raise ValueError(
@@ -315,7 +361,10 @@ def _permutation_errors(
         inverse = torch.argsort(sigma.data[0])
         for name, r in outs.items():
             ref = reference[name]
-            expected = ref[inverse] if isinstance(r, (NodeRep, PointRep)) else ref
+            if isinstance(r, GraphRep):
+                expected = act_on_graph(sigma, ref)
+            else:
+                expected = ref[inverse] if isinstance(r, (NodeRep, PointRep)) else ref
             key = f"permutation:{name}"
-            errors[key] = max(errors[key], _relative(moved[name], expected))
+            errors[key] = max(errors[key], _relative(_flat(moved[name], r), _flat(expected, r)))
     return errors

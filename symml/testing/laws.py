@@ -9,6 +9,8 @@ from symml.groups import O2, SO2, Elements, FiniteGroup, Group
 from symml.groups.orthogonal import _MatrixGroup
 from symml.reps import Pullback, Rep
 
+_EXHAUSTIVE_MAX_ORDER = 64  # finite groups up to this order are checked on every triple
+
 
 def _elements(group: Group, elements: Elements | None, n: int, seed: int) -> Elements:
     if elements is not None:
@@ -26,7 +28,8 @@ def assert_group_axioms(
     group: Group, elements: Elements | None = None, n: int = 16, seed: int = 0
 ) -> None:
     """Identity, inverse, associativity and closure on ``elements`` (all of a small finite group,
-    else ``n`` samples in float64); for finite groups the Cayley table must be a Latin square."""
+    else ``n`` samples in float64); for finite groups the Cayley table must be a Latin square,
+    and for those of order <= 64 associative on every triple."""
     g = _elements(group, elements, n, seed)
     k = len(g)
     e = group.identity(k, device=g.device)
@@ -54,6 +57,16 @@ def assert_group_axioms(
         cols_ok = bool((table.sort(0).values == expected[:, None]).all())
         if not (rows_ok and cols_ok):
             _fail("closure", f"the Cayley table of {group!r} is not a Latin square")
+        if group.order <= _EXHAUSTIVE_MAX_ORDER:
+            # the sampled triples above are only |G| of the |G|³: check them all on the table
+            bad = (table[table] != table[:, table]).nonzero()  # [a, b, c]: (ab)c vs a(bc)
+            if len(bad):
+                a_i, b_i, c_i = bad[0].tolist()
+                _fail(
+                    "associativity",
+                    f"(ab)c = a(bc) fails for {group!r} at the elements with indices "
+                    f"a={a_i}, b={b_i}, c={c_i}",
+                )
 
 
 def assert_homomorphism(
@@ -120,6 +133,8 @@ def assert_intertwiner(
     a = rep_out(g, dtype=w.dtype)
     b = rep_in(g, dtype=w.dtype)
     w_b = w if w.dim() == 3 else w[None]
+    if w_b.shape[0] == 0:
+        return  # an empty basis: no map to check
     err = (a[:, None] @ w_b[None] - w_b[None] @ b[:, None]).abs().max()
     if not float(err) <= atol:
         _fail("intertwiner ρ_out(g) W = W ρ_in(g)", f"error {float(err):.3g} > {atol:g}")
