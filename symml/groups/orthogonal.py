@@ -4,6 +4,7 @@ right class for any n (SO2 / O2 store angles instead, see `symml.groups.planar`)
 
 from __future__ import annotations
 
+import abc
 import itertools
 from dataclasses import dataclass
 
@@ -40,8 +41,9 @@ class _MatrixGroup(Group):
     special: bool = True
 
     @property
+    @abc.abstractmethod
     def n(self) -> int:
-        raise NotImplementedError
+        """The dimension of the space the matrices act on."""
 
     @property
     def point_dim(self) -> int:  # type: ignore[override]
