@@ -258,25 +258,14 @@ class TensorProduct(Rep):
         return f"tensor({self.left}, {self.right})"
 
 
-@dataclass(frozen=True, repr=False)
-class Dual(Rep):
-    """ρ*: ``g ↦ ρ(g⁻¹)ᵀ``."""
+class _Derived(Rep):
+    """A rep built from one other rep ``self.rep`` with the same dimension and band."""
 
     rep: Rep
 
     @property
-    def group(self) -> Group:  # type: ignore[override]
-        return self.rep.group
-
-    @property
     def dim(self) -> int:
         return self.rep.dim
-
-    def _matrices(self, data: Tensor) -> Tensor:
-        return self.rep._matrices(self.group._inverse(data)).transpose(-1, -2)
-
-    def _lie(self) -> Tensor:
-        return -self.rep._lie().transpose(-1, -2)
 
     @property
     def bandlimit(self) -> int:
@@ -286,12 +275,29 @@ class Dual(Rep):
     def is_permutation(self) -> bool:
         return self.rep.is_permutation
 
+
+@dataclass(frozen=True, repr=False)
+class Dual(_Derived):
+    """ρ*: ``g ↦ ρ(g⁻¹)ᵀ``."""
+
+    rep: Rep
+
+    @property
+    def group(self) -> Group:  # type: ignore[override]
+        return self.rep.group
+
+    def _matrices(self, data: Tensor) -> Tensor:
+        return self.rep._matrices(self.group._inverse(data)).transpose(-1, -2)
+
+    def _lie(self) -> Tensor:
+        return -self.rep._lie().transpose(-1, -2)
+
     def _expr(self) -> str:
         return f"dual({self.rep})"
 
 
 @dataclass(frozen=True, repr=False)
-class Restricted(Rep):
+class Restricted(_Derived):
     """ρ restricted to a subgroup: ``h ↦ ρ(ι(h))`` for the inclusion ι."""
 
     rep: Rep
@@ -300,10 +306,6 @@ class Restricted(Rep):
     @property
     def group(self) -> Group:  # type: ignore[override]
         return self.inclusion.sub
-
-    @property
-    def dim(self) -> int:
-        return self.rep.dim
 
     def _matrices(self, data: Tensor) -> Tensor:
         return self.rep._matrices(_embed_float64(self.inclusion, data))
@@ -314,14 +316,6 @@ class Restricted(Rep):
         if lie_map.shape[0] == 0:
             return sup.new_zeros(0, self.dim, self.dim)
         return torch.einsum("ij,jkl->ikl", lie_map, sup)
-
-    @property
-    def bandlimit(self) -> int:
-        return self.rep.bandlimit
-
-    @property
-    def is_permutation(self) -> bool:
-        return self.rep.is_permutation
 
     def _expr(self) -> str:
         axis = "" if self.inclusion.axis == (0.0, 0.0, 1.0) else f", axis={self.inclusion.axis}"
@@ -336,7 +330,7 @@ def _embed_float64(inc: Inclusion, data: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True, repr=False)
-class Pullback(Rep):
+class Pullback(_Derived):
     """A representation of ``T ⋊ H`` pulled back from one of ``H``: ``(h, t) ↦ ρ(h)``
     (translations act trivially on the fibre)."""
 
@@ -350,24 +344,12 @@ class Pullback(Rep):
                 f"(got one of {self.rep.group!r})"
             )
 
-    @property
-    def dim(self) -> int:
-        return self.rep.dim
-
     def _matrices(self, data: Tensor) -> Tensor:
         h, _ = self.group._split(data)
         return self.rep._matrices(h)
 
     def _lie(self) -> Tensor:
         return self.rep._lie()
-
-    @property
-    def bandlimit(self) -> int:
-        return self.rep.bandlimit
-
-    @property
-    def is_permutation(self) -> bool:
-        return self.rep.is_permutation
 
     def _expr(self) -> str:
         return f"pullback({self.rep}, {self.group!r})"
@@ -383,7 +365,7 @@ def _restrict_pullback(rep: Pullback, inc: Inclusion) -> Rep:
 
 
 @dataclass(frozen=True, repr=False)
-class ChangeOfBasis(Rep):
+class ChangeOfBasis(_Derived):
     """``g ↦ Q ρ(g) Qᵀ`` for an orthogonal matrix Q (stored as nested tuples, so hashable)."""
 
     rep: Rep
@@ -412,20 +394,12 @@ class ChangeOfBasis(Rep):
     def group(self) -> Group:  # type: ignore[override]
         return self.rep.group
 
-    @property
-    def dim(self) -> int:
-        return self.rep.dim
-
     def _matrices(self, data: Tensor) -> Tensor:
         q = self.q.to(data.device)
         return q @ self.rep._matrices(data) @ q.T
 
     def _lie(self) -> Tensor:
         return self.q @ self.rep._lie() @ self.q.T
-
-    @property
-    def bandlimit(self) -> int:
-        return self.rep.bandlimit
 
     @property
     def is_permutation(self) -> bool:
