@@ -21,6 +21,7 @@ from symml.reps.constructors import (
     trivial,
 )
 from symml.reps.decompose import Decomposition, decompose
+from symml.reps.fields import GraphRep, GridRep, NodeRep, PointRep, RepLike, act
 from symml.reps.interop import escnn_group, from_e3nn, from_escnn, to_e3nn, to_escnn
 from symml.reps.intertwiners import constraint_generators, intertwiners
 from symml.reps.irreps import irrep_keys
@@ -42,13 +43,19 @@ __all__ = [
     "Decomposition",
     "DirectSum",
     "Dual",
+    "GraphRep",
+    "GridRep",
     "Irrep",
+    "NodeRep",
+    "PointRep",
     "Pullback",
     "Quotient",
     "Rep",
+    "RepLike",
     "Restricted",
     "Standard",
     "TensorProduct",
+    "act",
     "change_basis",
     "constraint_generators",
     "decompose",

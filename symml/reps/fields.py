@@ -12,8 +12,11 @@ as ``rep_in`` / ``rep_out`` besides plain vector `Rep`s.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from symml.groups import Group
+import torch
+
+from symml.groups import Elements, Group, act_on_graph, act_on_images
 from symml.reps.rep import Rep
 
 
@@ -65,3 +68,37 @@ class GraphRep:
                 f"GraphRep: the node rep is of {self.node.group!r}, the graph's group is "
                 f"{self.group!r}"
             )
+
+
+RepLike = Rep | GridRep | PointRep | NodeRep | GraphRep
+"""Anything a module or dataset declares as the type of its inputs or outputs."""
+
+
+def act(rep: RepLike, g: Elements, value: Any, *, interpolation: bool = False) -> Any:
+    """Transform ``value`` of type ``rep`` by one group element ``g``.
+
+    - `Rep` / `NodeRep`: ``value [..., d] ↦ value ρ(g)ᵀ``;
+    - `GridRep`: images ``[B, C, H, W]``: pixels by `act_on_images` (exact elements unless
+      ``interpolation``), channels by the fibre rep;
+    - `PointRep`: the group's standard action on ``[..., n]``;
+    - `GraphRep`: a copy of the graph with ``pos``, vector attributes and ``x`` transformed.
+    """
+    if isinstance(rep, (Rep, NodeRep)):
+        fibre = rep if isinstance(rep, Rep) else rep.fibre
+        mat = fibre(g, dtype=value.dtype)[0].to(value.device)
+        return value @ mat.T
+    if isinstance(rep, GridRep):
+        moved = act_on_images(g, value, interpolation=interpolation)
+        mat = rep.fibre(g, dtype=value.dtype)[0].to(value.device)
+        return torch.einsum("ij,bj...->bi...", mat, moved)
+    if isinstance(rep, PointRep):
+        return rep.group.act_on_points(g, value)
+    if isinstance(rep, GraphRep):
+        moved = act_on_graph(g, value, vectors=rep.vectors)
+        if rep.node is not None:
+            mat = rep.node(g, dtype=value.x.dtype)[0].to(value.x.device)
+            moved.x = value.x @ mat.T
+        return moved
+    raise TypeError(
+        f"act: expected a Rep, GridRep, PointRep, NodeRep or GraphRep (got {type(rep).__name__})"
+    )

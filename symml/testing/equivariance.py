@@ -23,13 +23,11 @@ from symml.groups import (
     Permutations,
     SemidirectProduct,
     act_on_graph,
-    act_on_images,
     grid_exact,
 )
 from symml.reps import Rep
-from symml.reps.fields import GraphRep, GridRep, NodeRep, PointRep
+from symml.reps.fields import GraphRep, GridRep, NodeRep, PointRep, RepLike, act
 
-RepLike = Rep | GridRep | PointRep | NodeRep | GraphRep
 Outputs = RepLike | tuple[RepLike, ...] | Mapping[str, RepLike]
 
 _ALL_ELEMENTS_MAX = 64  # finite groups up to this order are checked at every element
@@ -106,9 +104,9 @@ def equivariance_error(
             _check_output(name, r, reference[name])
         errors = {name: 0.0 for name in outs}
         for g in elements:
-            moved = _named_outputs(f(_act(rep_in, g, x, interpolation)), outs)
+            moved = _named_outputs(f(act(rep_in, g, x, interpolation=interpolation)), outs)
             for name, r in outs.items():
-                expected = _act(r, g, reference[name], interpolation)
+                expected = act(r, g, reference[name], interpolation=interpolation)
                 error = _relative(_flat(moved[name], r), _flat(expected, r))
                 errors[name] = max(errors[name], error)
         if isinstance(rep_in, GraphRep) and permutations:
@@ -308,24 +306,6 @@ def _require_exact(g: Elements) -> None:
 
 
 # ----- actions ------------------------------------------------------------------------------
-def _act(rep: RepLike, g: Elements, value: Any, interpolation: bool) -> Any:
-    if isinstance(rep, (Rep, NodeRep)):
-        fibre = rep if isinstance(rep, Rep) else rep.fibre
-        mat = fibre(g, dtype=value.dtype)[0].to(value.device)
-        return value @ mat.T
-    if isinstance(rep, GridRep):
-        moved = act_on_images(g, value, interpolation=interpolation)
-        mat = rep.fibre(g, dtype=value.dtype)[0].to(value.device)
-        return torch.einsum("ij,bj...->bi...", mat, moved)
-    if isinstance(rep, PointRep):
-        return rep.group.act_on_points(g, value)
-    moved = act_on_graph(g, value, vectors=rep.vectors)
-    if rep.node is not None:
-        mat = rep.node(g, dtype=value.x.dtype)[0].to(value.x.device)
-        moved.x = value.x @ mat.T
-    return moved
-
-
 def _flat(value: Any, rep: RepLike) -> Tensor:
     """The tensor compared for one output: a graph's ``pos``, ``x`` and vector attributes."""
     if not isinstance(rep, GraphRep):
