@@ -1,0 +1,102 @@
+"""Symmetry transforms of datasets: augmentation and transformed test sets.
+
+- `RandomGroupAction`: each access applies a fresh random element to input and target (the
+  augmentation baseline); deterministic from its seed, the index and `set_epoch`.
+- `TransformedDataset`: a fixed element, or one element per sample (generalization tests).
+- `random_test_set`, `grid_test_sets`: the two standard transformed test sets.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from symml.data.dataset import SymmetricDataset
+from symml.groups import O2, SO2, Cyclic, Dihedral, Elements, Group
+
+
+class RandomGroupAction(Dataset[Any]):
+    """Augmentation: sample ``i`` is acted on by a random element of ``group`` (default: the
+    dataset's), drawn from a generator seeded by ``(seed, epoch, i)`` so runs are reproducible
+    and data-loader workers agree."""
+
+    def __init__(
+        self, dataset: SymmetricDataset, group: Group | None = None, seed: int = 0
+    ) -> None:
+        self.dataset = dataset
+        self.group = group if group is not None else dataset.group
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new elements for a new epoch."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        gen = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFF_FFFF)
+        g = self.group.sample(1, generator=gen)
+        return self.dataset.act(g, self.dataset[index])
+
+
+class TransformedDataset(Dataset[Any]):
+    """The dataset acted on by ``elements``: one element for every sample, or one per sample."""
+
+    def __init__(self, dataset: SymmetricDataset, elements: Elements) -> None:
+        if len(elements) not in (1, len(dataset)):
+            raise ValueError(
+                f"TransformedDataset: expected 1 element or one per sample ({len(dataset)}), "
+                f"got {len(elements)}"
+            )
+        self.dataset = dataset
+        self.elements = elements
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        g = self.elements[0 if len(self.elements) == 1 else index]
+        return self.dataset.act(g, self.dataset[index])
+
+
+def random_test_set(
+    dataset: SymmetricDataset, group: Group | None = None, seed: int = 0
+) -> TransformedDataset:
+    """Each test sample acted on by its own random element of ``group`` (default: the task's)."""
+    group = group if group is not None else dataset.group
+    elements = group.sample(len(dataset), generator=torch.Generator().manual_seed(seed))
+    return TransformedDataset(dataset, elements)
+
+
+def grid_test_sets(
+    dataset: SymmetricDataset, group: Group, steps: int = 24
+) -> dict[str, TransformedDataset]:
+    """One test set per fixed element of a grid: rotations by ``360°/steps`` multiples for SO(2)
+    (``"rot015"`` = 15°), and with the reflection too for O(2) (``"flip_rot015"``); all elements of
+    C_N / D_N. Names are stable keys for result tables."""
+    if isinstance(group, (SO2, O2)):
+        angles = torch.arange(steps, dtype=torch.float64) * (2 * math.pi / steps)
+        sets = {}
+        for flip in (0, 1) if isinstance(group, O2) else (0,):
+            for theta in angles.tolist():
+                data = [theta] if isinstance(group, SO2) else [[float(flip), theta]]
+                name = ("flip_" if flip else "") + f"rot{round(math.degrees(theta)):03d}"
+                sets[name] = TransformedDataset(dataset, group.element(data))
+        return sets
+    if isinstance(group, (Cyclic, Dihedral)):
+        elements = group.elements()
+        return {
+            group.describe(elements.data[i : i + 1])
+            .strip("[]")
+            .replace(" ", "_"): TransformedDataset(dataset, elements[i])
+            for i in range(len(elements))
+        }
+    raise ValueError(
+        f"grid_test_sets: grids are defined for SO2, O2, Cyclic and Dihedral (got {group!r}); "
+        "use random_test_set or TransformedDataset with your own elements"
+    )
