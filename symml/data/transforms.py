@@ -40,7 +40,8 @@ class RandomGroupAction(Dataset[Any]):
 
     def __getitem__(self, index: int) -> Any:
         gen = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFF_FFFF)
-        g = self.group.sample(1, generator=gen)
+        # float64 elements: the action casts to each sample's dtype, float64 data stays exact
+        g = self.group.sample(1, generator=gen, dtype=torch.float64)
         return self.dataset.act(g, self.dataset[index])
 
 
@@ -69,7 +70,8 @@ def random_test_set(
 ) -> TransformedDataset:
     """Each test sample acted on by its own random element of ``group`` (default: the task's)."""
     group = group if group is not None else dataset.group
-    elements = group.sample(len(dataset), generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    elements = group.sample(len(dataset), generator=generator, dtype=torch.float64)
     return TransformedDataset(dataset, elements)
 
 
