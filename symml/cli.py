@@ -1,15 +1,20 @@
-"""The ``symml`` command line: ``symml list``, ``symml tour``, ``symml decompose EXPR``.
+"""The ``symml`` command line: ``symml list``, ``symml tour``, ``symml decompose EXPR``,
+``symml data list`` and ``symml data prepare NAME``.
 
-Thin over the library: each command formats what `symml.groups` and `symml.reps` compute.
+Thin over the library: each command formats what `symml.groups`, `symml.reps` and `symml.data`
+compute.
 """
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from symml import data as symml_data
 from symml.groups import Dihedral, group_names
 from symml.reps import (
     Rep,
@@ -28,6 +33,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+data_app = typer.Typer(help="Datasets: where symml looks for them, and preparing them.")
+app.add_typer(data_app, name="data")
 console = Console()
 
 _REP_CONSTRUCTORS = [
@@ -59,13 +66,58 @@ def list_command() -> None:
     for name, description in _REP_CONSTRUCTORS:
         reps.add_row(name, description)
     console.print(reps)
+    _print_datasets()
+
+
+def _print_datasets() -> None:
+    table = Table(title="Datasets (symml.data.build(name, split))")
+    table.add_column("name")
+    table.add_column("splits")
+    table.add_column("description")
+    for name, description in symml_data.describe().items():
+        table.add_row(name, ", ".join(symml_data.splits(name)), description)
+    console.print(table)
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the datasets and the folders searched for their files."""
+    _print_datasets()
+    console.print(
+        "Searched for data files, in order: " + ", ".join(map(str, symml_data.data_dirs()))
+    )
+    console.print(f"Generated data is cached in: {symml_data.cache_dir()}")
+
+
+@data_app.command("prepare")
+def data_prepare(
+    names: Annotated[list[str], typer.Argument(help="datasets, e.g. mnist rotated_mnist")],
+) -> None:
+    """Build every split of the named datasets: verifies checksums and fills the cache."""
+    table = Table(title="Prepared datasets")
+    for column in ("dataset", "split", "samples", "group"):
+        table.add_column(column)
+    failed = False
+    for name in names:
+        try:
+            for split in symml_data.splits(name):
+                with console.status(f"building {name} / {split}"):
+                    ds = symml_data.build(name, split)
+                table.add_row(name, split, str(len(ds)), repr(ds.group))
+            console.print(f"{name}: input {ds.input_rep}, target {ds.target_rep}")
+        except (ValueError, OSError) as err:  # unknown name, missing files, checksum errors
+            console.print(f"[red]{name}: {err}[/red]")
+            failed = True
+    console.print(table)
+    if failed:
+        raise typer.Exit(code=1)
 
 
 @app.command("decompose")
 def decompose_command(
-    expr: str = typer.Argument(
-        ..., help='a representation, e.g. "tensor(standard(O3()), standard(O3()))"'
-    ),
+    expr: Annotated[
+        str, typer.Argument(help='a representation, e.g. "tensor(standard(O3()), standard(O3()))"')
+    ],
 ) -> None:
     """Decompose a representation into irreps and count its equivariant maps."""
     try:

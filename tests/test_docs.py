@@ -59,3 +59,26 @@ def test_cli_decompose_rejects_bad_expression() -> None:
     result = CliRunner().invoke(app, ["decompose", "__import__('os')"])
     assert result.exit_code == 2
     assert "cannot read" in result.output
+
+
+def test_cli_data_list() -> None:
+    result = CliRunner().invoke(app, ["data", "list"])
+    assert result.exit_code == 0, result.output
+    assert "rotated_mnist" in result.output and "Searched for data files" in result.output
+
+
+def test_cli_data_prepare(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["data", "prepare", "tetris3d", "o5_synthetic"])
+    assert result.exit_code == 0, result.output
+    assert "holdout_test" in result.output and "Orthogonal(5)" in result.output
+
+
+def test_cli_data_prepare_reports_missing_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SYMML_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = CliRunner().invoke(app, ["data", "prepare", "mnist"])
+    assert result.exit_code == 1
+    assert "not found. Searched" in result.output

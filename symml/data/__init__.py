@@ -11,7 +11,7 @@ Example:
 
 from symml.data.dataset import SymmetricDataset
 from symml.data.paths import ChecksumError, DataNotFoundError, cache_dir, data_dirs
-from symml.data.registry import build, describe, names, register
+from symml.data.registry import build, describe, names, register, splits
 from symml.data.subsets import nested_order, nested_subsets
 from symml.data.transforms import (
     RandomGroupAction,
@@ -36,4 +36,5 @@ __all__ = [
     "nested_subsets",
     "random_test_set",
     "register",
+    "splits",
 ]

@@ -15,7 +15,9 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-_HOME_CACHE = Path.home() / ".cache" / "symml"
+
+def _home_cache() -> Path:
+    return Path.home() / ".cache" / "symml"
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -33,14 +35,14 @@ def data_dirs() -> list[Path]:
     env = os.environ.get("SYMML_DATA_DIR")
     if env:
         dirs.append(Path(env).expanduser())
-    dirs.append(_HOME_CACHE / "data")
+    dirs.append(_home_cache() / "data")
     return dirs
 
 
 def cache_dir() -> Path:
     """Writable directory for generated data: ``$SYMML_CACHE_DIR`` or ``~/.cache/symml/cache``."""
     env = os.environ.get("SYMML_CACHE_DIR")
-    path = Path(env).expanduser() if env else _HOME_CACHE / "cache"
+    path = Path(env).expanduser() if env else _home_cache() / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from symml.data.dataset import SymmetricDataset
@@ -12,40 +13,60 @@ from symml.data.dataset import SymmetricDataset
 Builder = Callable[..., SymmetricDataset]
 _REGISTRY: dict[str, tuple[Builder, str]] = {}
 
-# symml's own datasets, imported on first use so `import symml.data` stays light:
-# name -> (module, builder function, description)
-_BUILTIN: dict[str, tuple[str, str, str]] = {
-    "mnist": ("symml.data.mnist", "build_mnist", "MNIST digits from the original IDX files"),
-    "rotated_mnist": (
+
+@dataclass(frozen=True)
+class _Builtin:
+    module: str
+    function: str
+    description: str
+    splits: tuple[str, ...] = ("train", "val", "test")
+
+
+_FOUR_SPLITS = ("train", "val", "train_all", "test")
+# symml's own datasets, imported on first use so `import symml.data` stays light
+_BUILTIN: dict[str, _Builtin] = {
+    "mnist": _Builtin(
+        "symml.data.mnist",
+        "build_mnist",
+        "MNIST digits from the original IDX files",
+        ("train", "test"),
+    ),
+    "rotated_mnist": _Builtin(
         "symml.data.mnist",
         "build_rotated_mnist",
         "MNIST-rot regenerated from MNIST: 10k/2k/50k, uniform rotations",
+        _FOUR_SPLITS,
     ),
-    "mnist_rot_original": (
+    "mnist_rot_original": _Builtin(
         "symml.data.mnist",
         "build_mnist_rot_original",
         "the original Larochelle et al. MNIST-rot .amat files",
+        _FOUR_SPLITS,
     ),
-    "mnist_upright": (
+    "mnist_upright": _Builtin(
         "symml.data.mnist",
         "build_mnist_upright",
         "unrotated MNIST splits for the upright → rotated generalization protocol",
+        _FOUR_SPLITS,
     ),
-    "nbody_charged": (
+    "nbody_charged": _Builtin(
         "symml.data.nbody",
         "build_nbody_charged",
         "EGNN charged N-body: 5 particles in 3-D, predict positions 1,000 steps ahead",
     ),
-    "tetris3d": ("symml.data.tetris", "build_tetris3d", "the 8 3-D Tetris shapes (TFN)"),
-    "o5_synthetic": (
+    "tetris3d": _Builtin(
+        "symml.data.tetris",
+        "build_tetris3d",
+        "the 8 3-D Tetris shapes (TFN), canonical train, rotated test, chiral holdout",
+        ("train", "test", "holdout_train", "holdout_test"),
+    ),
+    "o5_synthetic": _Builtin(
         "symml.data.synthetic",
         "build_o5_synthetic",
         "EMLP O(5)-invariant regression on two vectors",
     ),
-    "inertia": (
-        "symml.data.synthetic",
-        "build_inertia",
-        "EMLP O(3) inertia tensor of 5 point masses",
+    "inertia": _Builtin(
+        "symml.data.synthetic", "build_inertia", "EMLP O(3) inertia tensor of 5 point masses"
     ),
 }
 
@@ -69,14 +90,24 @@ def names() -> list[str]:
 
 def describe() -> dict[str, str]:
     """``{name: one-line description}`` of the registered datasets."""
-    return {name: _BUILTIN[name][2] if name in _BUILTIN else _REGISTRY[name][1] for name in names()}
+    return {
+        name: _BUILTIN[name].description if name in _BUILTIN else _REGISTRY[name][1]
+        for name in names()
+    }
+
+
+def splits(name: str) -> tuple[str, ...]:
+    """The standard splits of a built-in dataset (user datasets: train, val, test)."""
+    if name not in _REGISTRY and name not in _BUILTIN:
+        raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(names())}")
+    return _BUILTIN[name].splits if name in _BUILTIN else ("train", "val", "test")
 
 
 def _builder(name: str) -> Builder:
     if name in _REGISTRY:
         return _REGISTRY[name][0]
-    module, attr, _ = _BUILTIN[name]
-    builder: Builder = getattr(importlib.import_module(module), attr)
+    entry = _BUILTIN[name]
+    builder: Builder = getattr(importlib.import_module(entry.module), entry.function)
     return builder
 
 
