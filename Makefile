@@ -35,7 +35,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy symml/groups symml/reps
+	$(BIN)/mypy symml
 
 test: lint
 	$(BIN)/pytest -q

@@ -25,9 +25,9 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
+from _machine import cpu_model, load_average  # noqa: E402 - benchmarks/ is on sys.path
 from torch.utils.benchmark import Timer  # noqa: E402
 
 from symml.groups import O3, Cyclic, Dihedral  # noqa: E402
@@ -69,21 +69,6 @@ def _cases() -> tuple[list[Case], Rep]:
     return cases, decomposed.rep
 
 
-def _cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def _load_average() -> str:
-    # the sandbox is shared: a busy machine explains outlying runs
-    loadavg = Path("/proc/loadavg")
-    return " ".join(loadavg.read_text().split()[:3]) if loadavg.exists() else "unknown"
-
-
 def _once_ms(fn: Callable[[], object]) -> float:
     # a single cold call cannot go through Timer (its timeit/autorange warm up first, which would
     # fill the cache being measured), so it is timed directly with perf_counter
@@ -123,9 +108,9 @@ def main() -> None:
     torch.set_num_threads(THREADS)
     print("bench_groups: intertwiner basis, first (cache cleared) vs memoised call")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device cpu, float64")
-    print(f"cpu: {_cpu_model()} ({os.cpu_count()} logical cores visible)")
+    print(f"cpu: {cpu_model()} ({os.cpu_count()} logical cores visible)")
     print(f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, python {platform.python_version()}")
-    print(f"load average (1, 5, 15 min) at start: {_load_average()}")
+    print(f"load average (1, 5, 15 min) at start: {load_average()}")
     print(f"first / cold: median of {ROUNDS} rounds; memo: Timer.blocked_autorange median")
 
     cases, _ = _cases()
