@@ -263,3 +263,27 @@ def test_grid_test_sets_for_finite_groups_and_errors() -> None:
     assert len(grid) == 8 and "r^1_f" in grid
     with pytest.raises(ValueError, match="grids are defined for SO2, O2, Cyclic and Dihedral"):
         grid_test_sets(ToyImages(), E(3))
+
+
+def test_random_group_action_on_graphs_moves_input_and_target_together() -> None:
+    ds = build("nbody_charged", "test", size=4)
+    aug = RandomGroupAction(ds, seed=2)
+    for i in range(len(ds)):
+        sample, moved = ds[i], aug[i]
+        # an E(3) element: distances within pos, within y, and between pos and y are preserved
+        before = torch.cdist(torch.cat([sample.pos, sample.y]), torch.cat([sample.pos, sample.y]))
+        after = torch.cdist(torch.cat([moved.pos, moved.y]), torch.cat([moved.pos, moved.y]))
+        assert torch.allclose(before, after, atol=1e-4)
+        assert torch.allclose(sample.vel.norm(dim=-1), moved.vel.norm(dim=-1), atol=1e-5)
+        assert not torch.allclose(sample.pos, moved.pos)
+
+
+def test_random_group_action_on_vectors_keeps_invariant_targets() -> None:
+    ds = build("o5_synthetic", "train", size=6)
+    aug = RandomGroupAction(ds, seed=0)
+    for i in range(len(ds)):
+        (x, y), (x2, y2) = ds[i], aug[i]
+        assert torch.allclose(y, y2) and not torch.allclose(x, x2)
+        assert torch.allclose(
+            x.reshape(2, 5).norm(dim=-1), x2.reshape(2, 5).norm(dim=-1), atol=1e-5
+        )

@@ -145,7 +145,7 @@ def test_missing_files_list_every_searched_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SYMML_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr(paths, "_HOME_CACHE", tmp_path / "home")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     searched = [d / "mnist" for d in paths.data_dirs()]
     assert len(searched) == 2
     with pytest.raises(DataNotFoundError, match="download_mnist") as info:
@@ -474,7 +474,7 @@ def test_original_files_missing_list_every_searched_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SYMML_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr(paths, "_HOME_CACHE", tmp_path / "home")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     with pytest.raises(DataNotFoundError, match="mnist_rotation_new.zip") as info:
         build_mnist_rot_original("test")
     for folder in paths.data_dirs():
