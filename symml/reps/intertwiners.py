@@ -4,6 +4,9 @@
 ``dρ_out(X) W = W dρ_in(X)`` for its Lie algebra basis — finitely many linear equations in the
 entries of W, which hold for every element once they hold for these. With ``vec`` row-major,
 ``vec(A W - W B) = (A ⊗ I - I ⊗ Bᵀ) vec(W)``; the basis is the null space of the stacked system.
+
+Direct sums are solved block by block, Hom(⊕_i A_i, ⊕_j B_j) = ⊕_{i,j} Hom(A_i, B_j), each block
+memoised: ``4 * regular(D8)`` costs one 16×16 solve instead of one in 4096 unknowns.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import torch
 from torch import Tensor
 
 from symml.groups import Group
-from symml.reps.rep import ChangeOfBasis, Pullback, Rep, _check_group
+from symml.reps.rep import ChangeOfBasis, DirectSum, Pullback, Rep, _check_group
 
 _NULL_TOL = 1e-9
 
@@ -62,8 +65,37 @@ def _solving_rep(rep: Rep) -> Rep:
     return rep
 
 
+def _summands(rep: Rep) -> list[Rep]:
+    if isinstance(rep, DirectSum):
+        return list(rep.parts)
+    if isinstance(rep, Pullback) and isinstance(rep.rep, DirectSum):
+        return [Pullback(part, rep.group) for part in rep.rep.parts]
+    return [rep]
+
+
 @functools.cache
 def _solve(rep_in: Rep, rep_out: Rep) -> Tensor:
+    parts_in, parts_out = _summands(rep_in), _summands(rep_out)
+    if len(parts_in) == 1 and len(parts_out) == 1:
+        return _solve_direct(rep_in, rep_out)
+    blocks = []
+    row = 0
+    for part_out in parts_out:
+        col = 0
+        for part_in in parts_in:
+            block = _solve(part_in, part_out)
+            if len(block):
+                full = block.new_zeros(len(block), rep_out.dim, rep_in.dim)
+                full[:, row : row + part_out.dim, col : col + part_in.dim] = block
+                blocks.append(full)
+            col += part_in.dim
+        row += part_out.dim
+    if not blocks:
+        return torch.zeros(0, rep_out.dim, rep_in.dim, dtype=torch.float64)
+    return torch.cat(blocks)
+
+
+def _solve_direct(rep_in: Rep, rep_out: Rep) -> Tensor:
     a_list = constraint_generators(rep_out)
     b_list = constraint_generators(rep_in)
     d_out, d_in = rep_out.dim, rep_in.dim

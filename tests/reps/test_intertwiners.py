@@ -288,3 +288,25 @@ def test_restricted_so3_vectors_are_invariant_only_along_the_axis() -> None:
     assert basis.shape == (1, 3, 1)
     v = basis[0, :, 0] * torch.sign(basis[0, 0, 0])
     assert float((v - torch.tensor(axis, dtype=F64) / 3).abs().max()) <= 1e-10
+
+
+@pytest.mark.parametrize(
+    ("rep_in", "rep_out"),
+    [
+        (2 * regular(Dihedral(4)), regular(Dihedral(4)) + standard(Dihedral(4))),
+        (standard(O3()) + trivial(O3()), 2 * standard(O3()) + irrep(O3(), (0, -1))),
+        (standard(E(3)) + trivial(E(3)), 2 * standard(E(3))),
+        (
+            irrep(SO2(), 1) + irrep(SO2(), 2),
+            standard(SO2()).tensor(irrep(SO2(), 1)) + trivial(SO2()),
+        ),
+    ],
+    ids=str,
+)
+def test_block_solve_of_direct_sums_spans_the_same_space(rep_in: Rep, rep_out: Rep) -> None:
+    from symml.reps.intertwiners import _solve_direct
+
+    blocks = intertwiners(rep_in, rep_out).reshape(-1, rep_out.dim * rep_in.dim)
+    direct = _solve_direct(rep_in, rep_out).reshape(-1, rep_out.dim * rep_in.dim)
+    assert blocks.shape == direct.shape
+    assert torch.allclose(blocks.T @ blocks, direct.T @ direct, atol=1e-10)  # same projector
