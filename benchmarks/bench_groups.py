@@ -1,8 +1,9 @@
 """How long does solving for an intertwiner basis take, first time and memoised?
 
 `symml.reps.intertwiners` solves the constraint ``ρ_out(g) W = W ρ_in(g)`` (an eigenproblem of size
-``d_in·d_out``) on its first call per ``(rep_in, rep_out)`` and memoises the basis. This script
-measures, for three cases:
+``d_in·d_out``, or one per pair of summands for direct sums) on its first call per
+``(rep_in, rep_out)`` and memoises the basis. This script measures, for the issue's three cases
+(held to a 50 ms first call) and a direct sum of eight regular representations:
 
 - first: the call right after `clear_cache()` (the same rep objects, so only the solve is cold),
 - cold: the same with freshly built group and rep objects (their Cayley and matrix tables too),
@@ -45,6 +46,7 @@ class Case:
     name: str
     label: str
     build: Callable[[], tuple[Rep, Rep]]  # fresh rep objects on every call
+    goal: bool = True  # held to the 50 ms first-call goal (the issue's three cases)
 
 
 def _o3_tensor_square() -> Rep:
@@ -64,6 +66,12 @@ def _cases() -> tuple[list[Case], Rep]:
             "O3_tensor",
             "T = std(O3)⊗std(O3) → T.decompose().rep",
             lambda: (_o3_tensor_square(), decomposed.rep),
+        ),
+        Case(  # 16,384 unknowns as one system; solved as 64 memoised 16×16 blocks
+            "8regular_D8",
+            "8·regular(D8) → 8·regular(D8)",
+            lambda: (8 * regular(Dihedral(8)), 8 * regular(Dihedral(8))),
+            goal=False,  # its dense basis alone is 32 MB: copying it is the memoised cost
         ),
     ]
     return cases, decomposed.rep
@@ -148,9 +156,10 @@ def main() -> None:
     print(f"{'T.decompose() (cache cleared)':<44}{med_decompose:>10.2f}{'':>10}{'':>10}{'':>12}")
     print()
 
-    slow = {k: v for k, v in med_first.items() if v >= FIRST_CALL_LIMIT_MS}
+    goals = {c.name for c in cases if c.goal}
+    slow = {k: v for k, v in med_first.items() if k in goals and v >= FIRST_CALL_LIMIT_MS}
     verdict = "yes" if not slow else "NO: " + ", ".join(f"{k} {v:.1f} ms" for k, v in slow.items())
-    print(f"check: every first call under {FIRST_CALL_LIMIT_MS:g} ms: {verdict}")
+    print(f"check: every first call of the goal cases under {FIRST_CALL_LIMIT_MS:g} ms: {verdict}")
 
     for case in cases:
         print(f"figure: intertwiners_first_ms_{case.name} = {med_first[case.name]:.4g}")
