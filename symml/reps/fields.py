@@ -41,6 +41,13 @@ class PointRep:
 
     group: Group
 
+    def __post_init__(self) -> None:
+        if self.group.point_dim is None:
+            raise ValueError(
+                f"PointRep: {self.group!r} does not act on points; expected a group such as "
+                "E(3), SO3() or Dihedral(4)"
+            )
+
 
 @dataclass(frozen=True)
 class NodeRep:

@@ -202,8 +202,9 @@ def _default_input(rep: RepLike, gen: torch.Generator, dtype: torch.dtype | None
     if isinstance(rep, GridRep):
         return torch.randn(2, rep.channels, 15, 15, generator=gen, dtype=dtype)
     if isinstance(rep, PointRep):
-        assert rep.group.point_dim is not None
-        return torch.randn(6, rep.group.point_dim, generator=gen, dtype=dtype)
+        dim = rep.group.point_dim
+        assert dim is not None  # PointRep checks this at construction
+        return torch.randn(6, dim, generator=gen, dtype=dtype)
     if isinstance(rep, GraphRep):
         from torch_geometric.data import Data
 

@@ -168,3 +168,11 @@ def test_graph_outputs_are_compared_attribute_by_attribute() -> None:
 def test_graph_node_rep_of_another_group() -> None:
     with pytest.raises(ValueError, match=r"GraphRep: the node rep is of SE\(3\)"):
         GraphRep(E(3), node=trivial(SE(3)))
+
+
+def test_point_rep_needs_a_group_acting_on_points() -> None:
+    from symml.groups import Permutations
+    from symml.testing import PointRep
+
+    with pytest.raises(ValueError, match=r"PointRep: Permutations\(3\) does not act on points"):
+        PointRep(Permutations(3))
