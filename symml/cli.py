@@ -1,13 +1,15 @@
 """The ``symml`` command line: ``symml list``, ``symml tour``, ``symml decompose EXPR``,
-``symml data list`` and ``symml data prepare NAME``.
+``symml check [MODEL]``, ``symml data list`` and ``symml data prepare NAME``.
 
-Thin over the library: each command formats what `symml.groups`, `symml.reps` and `symml.data`
-compute.
+Thin over the library: each command formats what `symml.groups`, `symml.reps`, `symml.models`,
+`symml.data` and `symml.testing` compute.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import ast
+import time
+from typing import Annotated, Any
 
 import torch
 import typer
@@ -15,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from symml import data as symml_data
+from symml import models as symml_models
 from symml.groups import Dihedral, group_names
 from symml.reps import (
     Rep,
@@ -66,7 +69,74 @@ def list_command() -> None:
     for name, description in _REP_CONSTRUCTORS:
         reps.add_row(name, description)
     console.print(reps)
+    _print_models()
     _print_datasets()
+
+
+def _print_models() -> None:
+    table = Table(title="Models (symml.models.build(name, **overrides))")
+    for column in ("name", "input", "group", "baseline", "description"):
+        table.add_column(column)
+    for name in symml_models.names():
+        info = symml_models.info(name)
+        table.add_row(name, info.kind, info.group, info.baseline or "—", info.description)
+    console.print(table)
+
+
+def _override(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise typer.BadParameter(f"expected key=value (got {text!r})")
+    try:
+        return key, ast.literal_eval(value)  # numbers, booleans, tuples; anything else is text
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+@app.command("check")
+def check_command(
+    model: Annotated[
+        str | None, typer.Argument(help="a registered model (default: every registered model)")
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="a model option key=value, e.g. -s group=O3"),
+    ] = None,
+    float64: Annotated[bool, typer.Option(help="check in float64 instead of float32")] = False,
+) -> None:
+    """Equivariance error of registered models on random inputs (``max |f(g·x) - g·f(x)|``
+    relative to ``max |g·f(x)|``).
+
+    Example: symml check emlp -s group=O3 -s rep_in="5*S + 5*V" -s rep_out="T(2)"
+    """
+    # the CLI imports the harness (allowed for cli, see tests/test_architecture.py)
+    from symml.testing import equivariance_error
+
+    names = [model] if model is not None else symml_models.names()
+    overrides = dict(_override(o) for o in option or [])
+    table = Table(title="Equivariance error (relative; ~1e-7 in float32 is exact)")
+    for column in ("model", "group", "baseline", "parameters", "output", "error", "seconds"):
+        table.add_column(column)
+    for name in names:
+        start = time.perf_counter()
+        try:
+            built = symml_models.build(name, **overrides)
+            errors = equivariance_error(built, dtype=torch.float64 if float64 else None)
+        except (ValueError, TypeError, ImportError) as err:
+            console.print(f"[red]{name}: {err}[/red]")
+            raise typer.Exit(code=2) from err
+        info = symml_models.info(name)
+        for output, error in errors.items():
+            table.add_row(
+                name,
+                repr(getattr(built, "group", info.group)),
+                info.baseline or "(is a baseline)",
+                str(symml_models.parameter_count(built)),
+                output,
+                f"{error:.2e}",
+                f"{time.perf_counter() - start:.1f}",
+            )
+    console.print(table)
 
 
 def _print_datasets() -> None:

@@ -13,6 +13,7 @@ from symml.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+DOC_PAGES = sorted((ROOT / "docs").glob("*.md"))
 
 
 def _python_blocks(path: Path) -> list[str]:
@@ -27,6 +28,13 @@ def test_readme_python_blocks_run() -> None:
     namespace: dict[str, object] = {"__name__": "readme"}
     for block in _python_blocks(ROOT / "README.md"):
         exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own docs
+
+
+@pytest.mark.parametrize("path", DOC_PAGES, ids=[p.name for p in DOC_PAGES])
+def test_doc_page_python_blocks_run(path: Path) -> None:
+    namespace: dict[str, object] = {"__name__": path.stem}
+    for block in _python_blocks(path):
+        exec(compile(block, path.name, "exec"), namespace)  # noqa: S102 - our own docs
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
@@ -82,3 +90,23 @@ def test_cli_data_prepare_reports_missing_files(
     result = CliRunner().invoke(app, ["data", "prepare", "mnist"])
     assert result.exit_code == 1
     assert "not found. Searched" in result.output
+
+
+def test_cli_list_shows_models() -> None:
+    result = CliRunner().invoke(app, ["list"])
+    assert result.exit_code == 0, result.output
+    assert "emlp" in result.output and "mlp" in result.output
+
+
+def test_cli_check_model_with_options() -> None:
+    args = ["check", "emlp", "-s", "group=SO3", "-s", "rep_in=2*V", "-s", "rep_out=V"]
+    result = CliRunner().invoke(app, [*args, "-s", "hidden=24", "-s", "num_layers=1"])
+    assert result.exit_code == 0, result.output
+    error = float(result.output.split("output")[-1].split()[1])
+    assert error < 1e-5
+
+
+def test_cli_check_unknown_model_is_one_line() -> None:
+    result = CliRunner().invoke(app, ["check", "no_such_model"])
+    assert result.exit_code == 2
+    assert "unknown model 'no_such_model'" in result.output and "Traceback" not in result.output

@@ -19,6 +19,7 @@ from symml.groups.names import group_from_name, group_names
 from symml.groups.orthogonal import O3, SO, SO3, O, Orthogonal, SpecialOrthogonal
 from symml.groups.permutations import Permutations
 from symml.groups.planar import O2, SO2, Cyclic, Dihedral, Trivial
+from symml.groups.product import DirectProduct, direct_product
 from symml.groups.semidirect import SE, E, SemidirectProduct, p4, p4m
 from symml.groups.translations import Translations
 
@@ -33,6 +34,7 @@ __all__ = [
     "SO3",
     "Cyclic",
     "Dihedral",
+    "DirectProduct",
     "Elements",
     "FiniteGroup",
     "Group",
@@ -47,6 +49,7 @@ __all__ = [
     "act_on_graph",
     "act_on_images",
     "cat",
+    "direct_product",
     "grid_exact",
     "group_from_name",
     "group_names",

@@ -10,6 +10,7 @@ from symml.groups.group import Group
 from symml.groups.orthogonal import SO, O
 from symml.groups.permutations import Permutations
 from symml.groups.planar import Cyclic, Dihedral, Trivial
+from symml.groups.product import direct_product
 from symml.groups.semidirect import SE, E, p4, p4m
 from symml.groups.translations import Translations
 
@@ -23,6 +24,7 @@ _PATTERNS: list[tuple[str, str]] = [
     ("S<n>", "permutations of n nodes"),
     ("p4, p4m", "pixel translations with 90° rotations (and flips)"),
     ("SE<n>, E<n>", "(special) Euclidean group of R^n"),
+    ("<A>x<B>", "direct product, e.g. O3xC4 or SO2xS3"),
 ]
 
 
@@ -39,7 +41,11 @@ def group_from_name(name: str) -> Group:
         Dihedral(8)
         >>> group_from_name("E3")
         E(3)
+        >>> group_from_name("O3xC4")
+        DirectProduct((O3(), Cyclic(4)))
     """
+    if "x" in name:
+        return direct_product(*(group_from_name(part) for part in name.split("x")))
     fixed = {"trivial": Trivial(), "p4": p4(), "p4m": p4m()}
     if name in fixed:
         return fixed[name]

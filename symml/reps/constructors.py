@@ -13,6 +13,7 @@ from symml.groups import (
     O3,
     Cyclic,
     Dihedral,
+    DirectProduct,
     Elements,
     FiniteGroup,
     Group,
@@ -25,6 +26,7 @@ from symml.groups import (
     inclusion,
 )
 from symml.reps import irreps as _irreps
+from symml.reps.product import factor_pullback
 from symml.reps.rep import Pullback, Rep
 
 
@@ -86,6 +88,11 @@ def irrep(group: Group, key: object) -> Rep:
     """
     if isinstance(group, SemidirectProduct):
         return Pullback(irrep(group.point, key), group)
+    if isinstance(group, DirectProduct):
+        raise ValueError(
+            f"irrep: the irreps of {group!r} are outer products of its factors' irreps: build "
+            "them as pullback(irrep(G_i, k), group, factor=i).tensor(...)"
+        )
     return Irrep(group, _irreps.validate_key(group, key))
 
 
@@ -93,6 +100,8 @@ def trivial(group: Group) -> Rep:
     """The one-dimensional trivial representation ``g ↦ 1``."""
     if isinstance(group, SemidirectProduct):
         return Pullback(trivial(group.point), group)
+    if isinstance(group, DirectProduct):
+        return factor_pullback(trivial(group.factors[0]), group, 0)
     return Irrep(group, _trivial_key(group))
 
 
@@ -171,6 +180,11 @@ def standard(group: Group) -> Rep:
     (how vectors, e.g. velocities, transform under E(n))."""
     if isinstance(group, SemidirectProduct):
         return Pullback(Standard(group.point), group)
+    if isinstance(group, DirectProduct):  # ⊕_i standard(G_i): e.g. points of R^3 and a 2-D frame
+        from symml.reps.rep import direct_sum
+
+        parts = [factor_pullback(standard(f), group, i) for i, f in enumerate(group.factors)]
+        return direct_sum(*parts)
     return Standard(group)
 
 
@@ -243,6 +257,12 @@ def quotient(group: Group, subgroup: Group) -> Rep:
 
 def regular(group: Group) -> Rep:
     """The regular representation of a finite group: ``ρ(g) e_h = e_{gh}`` (dimension |G|)."""
+    if isinstance(group, DirectProduct) and group.order is not None:
+        # regular(G × H) = regular(G) ⊠ regular(H), with elements in `DirectProduct.elements` order
+        out = factor_pullback(regular(group.factors[0]), group, 0)
+        for i, f in enumerate(group.factors[1:], start=1):
+            out = out.tensor(factor_pullback(regular(f), group, i))
+        return out
     if not isinstance(group, FiniteGroup):
         raise ValueError(
             f"regular: expected a finite group (got {group!r}, which is infinite); "
@@ -251,8 +271,24 @@ def regular(group: Group) -> Rep:
     return Quotient(group, Trivial())
 
 
-def pullback(rep: Rep, group: Group) -> Rep:
-    """A representation of ``T ⋊ H`` pulled back from a representation of ``H``."""
+def pullback(rep: Rep, group: Group, factor: int | None = None) -> Rep:
+    """A representation of ``T ⋊ H`` pulled back from one of ``H``, or of a `DirectProduct`
+    pulled back from one of its factors (``factor``: which one, needed when factors repeat).
+
+    Example:
+        >>> from symml.groups import Cyclic, O, direct_product
+        >>> G = direct_product(O(3), Cyclic(4))
+        >>> outer = pullback(standard(O(3)), G).tensor(pullback(regular(Cyclic(4)), G))
+        >>> outer.dim
+        12
+    """
+    if isinstance(group, DirectProduct):
+        return factor_pullback(rep, group, factor)
     if not isinstance(group, SemidirectProduct):
-        raise ValueError(f"pullback: expected a SemidirectProduct such as E(3) (got {group!r})")
+        raise ValueError(
+            "pullback: expected a SemidirectProduct such as E(3) or a DirectProduct "
+            f"(got {group!r})"
+        )
+    if factor is not None:
+        raise ValueError(f"pullback: factor= is for direct products; {group!r} is semidirect")
     return Pullback(rep, group)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from symml.groups import Group
+from symml.reps.product import FactorPullback
 from symml.reps.rep import ChangeOfBasis, DirectSum, Pullback, Rep, _check_group
 
 _NULL_TOL = 1e-9
@@ -51,6 +52,14 @@ def constraint_generators(rep: Rep) -> list[Tensor]:
         mats += list(point(gens, dtype=torch.float64).cpu())
     if group.lie_algebra_dim:
         mats += list(point._lie())
+    if not mats and group.order is None:
+        # an infinite group with no generators and no Lie algebra (e.g. the translations of
+        # R^n) would put no constraint on W: refuse rather than return every matrix
+        raise ValueError(
+            f"intertwiners: cannot solve for equivariant maps of {group!r}: it is infinite and "
+            "symml knows neither discrete generators nor a Lie algebra for it; use a group it "
+            "can solve for (finite groups, SO(n), O(n), their products, or T ⋊ H through H)"
+        )
     # contiguous: `torch.kron` rejects transposed views, which e.g. `Dual` reps produce
     return [m.contiguous() for m in mats]
 
@@ -70,6 +79,8 @@ def _summands(rep: Rep) -> list[Rep]:
         return list(rep.parts)
     if isinstance(rep, Pullback) and isinstance(rep.rep, DirectSum):
         return [Pullback(part, rep.group) for part in rep.rep.parts]
+    if isinstance(rep, FactorPullback) and isinstance(rep.rep, DirectSum):
+        return [FactorPullback(part, rep.group, rep.factor) for part in rep.rep.parts]
     return [rep]
 
 

@@ -7,7 +7,7 @@ syntax tree with a fixed vocabulary (never ``eval``), so a config file cannot ru
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from symml import groups as _groups
@@ -37,6 +37,8 @@ _NAMES: dict[str, Callable[..., Any]] = {
     "Translations": _groups.Translations,
     "Permutations": _groups.Permutations,
     "SemidirectProduct": _groups.SemidirectProduct,
+    "DirectProduct": _groups.DirectProduct,
+    "direct_product": _groups.direct_product,
     "p4": _groups.p4,
     "p4m": _groups.p4m,
     "E": _groups.E,
@@ -57,35 +59,48 @@ _NAMES: dict[str, Callable[..., Any]] = {
 }
 
 
-def parse_rep(text: str) -> Rep:
+def parse_rep(text: str, names: Mapping[str, Any] | None = None) -> Rep:
     """Parse a representation from its string form.
+
+    Args:
+        text: the expression.
+        names: extra names it may use, as values (e.g. ``{"V": standard(O(5))}``) or functions
+            (e.g. ``{"T": tensor_power}``); they shadow nothing of symml's vocabulary.
 
     Example:
         >>> parse_rep("2 * irrep(Dihedral(4), (1, 1)) + regular(Dihedral(4))").dim
         12
+        >>> from symml.groups import O
+        >>> from symml.reps import standard
+        >>> parse_rep("2 * V + tensor(V, V)", names={"V": standard(O(3))}).dim
+        15
     """
+    extra = dict(names or {})
+    clash = sorted(set(extra) & set(_NAMES))
+    if clash:
+        raise ValueError(f"parse_rep: names {clash} are symml's own; choose other names")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
         raise ValueError(
             f"parse_rep: {text!r} is not a representation expression: {err.msg}"
         ) from err
-    value = _eval(tree.body, text)
+    value = _eval(tree.body, text, {**_NAMES, **extra})
     if not isinstance(value, Rep):
         raise ValueError(f"parse_rep: {text!r} describes a {type(value).__name__}, not a Rep")
     return value
 
 
-def _eval(node: ast.AST, text: str) -> Any:
+def _eval(node: ast.AST, text: str, vocabulary: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_eval(node.operand, text)
+        return -_eval(node.operand, text, vocabulary)
     if isinstance(node, (ast.Tuple, ast.List)):
-        items = [_eval(e, text) for e in node.elts]
+        items = [_eval(e, text, vocabulary) for e in node.elts]
         return tuple(items) if isinstance(node, ast.Tuple) else items
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
-        left, right = _eval(node.left, text), _eval(node.right, text)
+        left, right = _eval(node.left, text, vocabulary), _eval(node.right, text, vocabulary)
         if isinstance(node.op, ast.Mult):
             count = left if isinstance(left, int) else right
             if isinstance(count, int) and count > _MAX_COPIES:
@@ -96,19 +111,28 @@ def _eval(node: ast.AST, text: str) -> Any:
             return left + right if isinstance(node.op, ast.Add) else left * right
         except TypeError as err:
             raise ValueError(f"parse_rep: cannot evaluate {ast.unparse(node)!r}: {err}") from err
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _NAMES:
+    if isinstance(node, ast.Name) and node.id in vocabulary and node.id not in _NAMES:
+        return vocabulary[node.id]  # a value the caller named, e.g. V = standard(O(5))
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in vocabulary
+        and not isinstance(vocabulary[node.func.id], Rep)  # reps are callable, not functions
+    ):
         if any(k.arg is None for k in node.keywords):  # `**mapping`: never evaluated, so reject
             raise ValueError(
                 f"parse_rep: cannot read {ast.unparse(node)!r} in {text!r}; expected keyword "
                 "arguments as name=value, not **mapping"
             )
-        args = [_eval(a, text) for a in node.args]
-        kwargs = {k.arg: _eval(k.value, text) for k in node.keywords if k.arg is not None}
+        args = [_eval(a, text, vocabulary) for a in node.args]
+        kwargs = {
+            k.arg: _eval(k.value, text, vocabulary) for k in node.keywords if k.arg is not None
+        }
         try:
-            return _NAMES[node.func.id](*args, **kwargs)
+            return vocabulary[node.func.id](*args, **kwargs)
         except TypeError as err:
             raise ValueError(f"parse_rep: cannot evaluate {ast.unparse(node)!r}: {err}") from err
-    known = ", ".join(sorted(_NAMES))
+    known = ", ".join(sorted(vocabulary))
     raise ValueError(
         f"parse_rep: cannot read {ast.unparse(node)!r} in {text!r}; expected numbers, tuples, "
         f"+, * and calls of: {known}"

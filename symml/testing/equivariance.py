@@ -271,7 +271,7 @@ def _default_elements(rep: RepLike, n: int, gen: torch.Generator, dtype: torch.d
     group = rep.group
     if isinstance(rep, GridRep):
         return _grid_elements(group, dtype)
-    if isinstance(group, FiniteGroup) and group.order <= _ALL_ELEMENTS_MAX:
+    if group.order is not None and group.order <= _ALL_ELEMENTS_MAX:
         return group.elements()
     return group.sample(n, generator=gen, dtype=dtype)
 

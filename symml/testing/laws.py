@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from symml.groups import O2, SO2, Elements, FiniteGroup, Group
+from symml.groups import O2, SO2, DirectProduct, Elements, FiniteGroup, Group
 from symml.groups.orthogonal import _MatrixGroup
 from symml.reps import Pullback, Rep
 
@@ -15,7 +15,7 @@ _EXHAUSTIVE_MAX_ORDER = 64  # finite groups up to this order are checked on ever
 def _elements(group: Group, elements: Elements | None, n: int, seed: int) -> Elements:
     if elements is not None:
         return elements
-    if isinstance(group, FiniteGroup) and group.order <= 64:
+    if group.order is not None and group.order <= _EXHAUSTIVE_MAX_ORDER:
         return group.elements()
     return group.sample(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
@@ -117,6 +117,14 @@ def _exp(group: Group, coeffs: Tensor) -> Elements:
         return group.element(
             torch.linalg.matrix_exp(torch.einsum("bi,ijk->bjk", coeffs, group.lie_algebra))
         )
+    if isinstance(group, DirectProduct):  # exp on ⊕ Lie(G_i) is exp on each factor
+        parts, start = [], 0
+        for f in group.factors:
+            width = f.lie_algebra_dim
+            block = coeffs[:, start : start + width]
+            parts.append(_exp(f, block) if width else f.identity(len(coeffs)))
+            start += width
+        return group.element_from(*parts)
     raise TypeError(f"no exponential map for {group!r}")
 
 

@@ -172,7 +172,9 @@ VALUE_ERRORS: list[tuple[str, Callable[[], object], str]] = [
     (
         "pullback to a group without translations",
         lambda: pullback(standard(O3()), O3()),
-        re.escape("pullback: expected a SemidirectProduct such as E(3) (got O3())"),
+        re.escape(
+            "pullback: expected a SemidirectProduct such as E(3) or a DirectProduct (got O3())"
+        ),
     ),
     (
         "restrict to a non-subgroup",

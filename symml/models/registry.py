@@ -1,0 +1,174 @@
+"""Models by name: ``symml.models.build(name, **overrides)``, each with its group and baseline.
+
+Conventions (DESIGN.md L3): image models take ``[B, C, H, W]`` and return logits ``[B, classes]``;
+graph models take a torch-geometric ``Batch`` (``pos [N, d]``, optional ``vel [N, d]``, node
+scalars ``x [N, F]``, ``edge_index``, optional ``edge_attr``) and return positions ``[N, d]`` or
+per-graph outputs ``[B, ...]``; vector models take ``[B, rep_in.dim]`` and return
+``[B, rep_out.dim]``. Every built model carries ``rep_in``, ``rep_out`` and ``group``, so
+`symml.testing.equivariance_error` checks it without further arguments.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from torch import nn
+
+Builder = Callable[..., nn.Module]
+Kind = Literal["vector", "image", "graph"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows about a model without building it.
+
+    Attributes:
+        name: the registry name.
+        description: one line for ``symml list``.
+        group: the symmetry the model is built for by default (``"none"`` for a plain baseline).
+        baseline: the name of its plain, parameter-matched baseline (None for a baseline).
+        kind: ``"vector"``, ``"image"`` or ``"graph"`` (the input convention above).
+    """
+
+    name: str
+    description: str
+    group: str
+    baseline: str | None
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class _Builtin:
+    module: str
+    function: str
+    info: ModelInfo
+
+
+def _builtin(
+    name: str, module: str, description: str, group: str, baseline: str | None, kind: Kind
+) -> tuple[str, _Builtin]:
+    return name, _Builtin(
+        module, f"build_{name}", ModelInfo(name, description, group, baseline, kind)
+    )
+
+
+# symml's own models, imported on first use so `import symml.models` stays light; each family
+# keeps its own table.
+_VECTOR_MODELS: dict[str, _Builtin] = dict(
+    [
+        _builtin(
+            "emlp",
+            "symml.models.emlp",
+            "equivariant MLP for any rep_in -> rep_out (Finzi et al. 2021)",
+            "O(5)",
+            "mlp",
+            "vector",
+        ),
+        _builtin(
+            "mlp",
+            "symml.models.emlp",
+            "plain MLP baseline with the EMLP's channel budget",
+            "none",
+            None,
+            "vector",
+        ),
+    ]
+)
+_IMAGE_MODELS: dict[str, _Builtin] = {}
+_GRAPH_MODELS: dict[str, _Builtin] = {}
+_BUILTIN: dict[str, _Builtin] = {**_VECTOR_MODELS, **_IMAGE_MODELS, **_GRAPH_MODELS}
+_REGISTRY: dict[str, tuple[Builder, ModelInfo]] = {}
+
+
+def register(
+    name: str,
+    *,
+    description: str,
+    group: str,
+    baseline: str | None = None,
+    kind: Kind = "vector",
+) -> Callable[[Builder], Builder]:
+    """Register ``builder(**overrides) -> nn.Module`` under ``name`` (a decorator).
+
+    Example:
+        >>> import torch
+        >>> from symml.models import register, build, unregister
+        >>> @register("tiny_mlp", description="a one-layer MLP", group="none")
+        ... def tiny_mlp(width: int = 4) -> torch.nn.Module:
+        ...     return torch.nn.Linear(width, 1)
+        >>> build("tiny_mlp", width=3).in_features
+        3
+        >>> unregister("tiny_mlp")
+    """
+
+    def decorate(builder: Builder) -> Builder:
+        if name in _REGISTRY or name in _BUILTIN:
+            raise ValueError(f"register: a model named {name!r} is already registered")
+        _REGISTRY[name] = (builder, ModelInfo(name, description, group, baseline, kind))
+        return builder
+
+    return decorate
+
+
+def unregister(name: str) -> None:
+    """Remove a model registered with `register` (built-in models cannot be removed)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unregister: {name!r} was not registered with symml.models.register")
+    del _REGISTRY[name]
+
+
+def names(kind: Kind | None = None) -> list[str]:
+    """Names of the registered models, optionally only those of one ``kind``."""
+    every = sorted(set(_REGISTRY) | set(_BUILTIN))
+    return every if kind is None else [n for n in every if info(n).kind == kind]
+
+
+def info(name: str) -> ModelInfo:
+    """The `ModelInfo` of model ``name`` (nothing is built or imported)."""
+    if name in _REGISTRY:
+        return _REGISTRY[name][1]
+    if name in _BUILTIN:
+        return _BUILTIN[name].info
+    raise ValueError(f"unknown model {name!r}; registered models: {', '.join(names())}")
+
+
+def _builder(name: str) -> Builder:
+    info(name)  # raises for unknown names
+    if name in _REGISTRY:
+        return _REGISTRY[name][0]
+    entry = _BUILTIN[name]
+    builder: Builder = getattr(importlib.import_module(entry.module), entry.function)
+    return builder
+
+
+def build(name: str, **overrides: Any) -> nn.Module:
+    """Build model ``name``; ``overrides`` replace its default hyper-parameters.
+
+    Raises:
+        ValueError: for an unknown name or an override the model does not accept.
+
+    Example:
+        >>> import torch
+        >>> from symml.models import build
+        >>> model = build("mlp", rep_in="2*V", rep_out="S", group="O5", hidden=32)
+        >>> model(torch.randn(3, 10)).shape
+        torch.Size([3, 1])
+    """
+    builder = _builder(name)
+    params = inspect.signature(builder).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(overrides) - set(params))
+        if unknown:
+            raise ValueError(
+                f"model {name!r}: unknown option(s) {unknown}; it accepts {sorted(params)}"
+            )
+    return builder(**overrides)
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of trainable parameters (the free coefficients for equivariant layers)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

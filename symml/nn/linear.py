@@ -1,0 +1,138 @@
+"""`EquivariantLinear`: the most general G-equivariant linear map between two representations."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from symml.nn._expansion import assemble, expansion
+from symml.reps import Rep, trivial
+
+
+def check_reps(rep_in: object, rep_out: object, what: str) -> None:
+    """Both are `Rep`s of one group, else a ValueError/TypeError naming ``what``."""
+    for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
+        if not isinstance(rep, Rep):
+            raise TypeError(
+                f"{what}: expected {name} to be a symml Rep, e.g. 2 * standard(O(3)) "
+                f"(got {type(rep).__name__})"
+            )
+    assert isinstance(rep_in, Rep) and isinstance(rep_out, Rep)
+    if rep_in.group != rep_out.group:
+        raise ValueError(
+            f"{what}: rep_in is a representation of {rep_in.group!r} but rep_out one of "
+            f"{rep_out.group!r}; expected one group (restrict one of them first)"
+        )
+
+
+class EquivariantLinear(nn.Module):
+    """``y = W x + b`` with ``ρ_out(g) W = W ρ_in(g)`` and ``ρ_out(g) b = b`` for all g ∈ G.
+
+    ``W = Σ_k θ_k B_k`` over an orthonormal basis of Hom_G(ρ_in, ρ_out) (`symml.reps.intertwiners`,
+    solved once per pair of field types and memoised), so the layer has exactly
+    ``dim Hom_G(ρ_in, ρ_out)`` weights; the bias lives on the trivial parts of ``rep_out``. W is
+    built from θ by a sparse expansion (no dense basis is stored) and cached in eval mode.
+    Initialisation: every output coordinate has variance ≈ 1 for unit-variance inputs.
+
+    Args:
+        rep_in: representation of the inputs (dimension ``d_in``).
+        rep_out: representation of the outputs, of the same group.
+        bias: learn an invariant bias (default True).
+
+    Shapes:
+        ``[..., d_in] → [..., d_out]``.
+
+    Raises:
+        ValueError: reps of different groups, a group the solver cannot handle, or no nonzero
+            equivariant map (the message names the reps and how to fix them).
+
+    Example:
+        >>> from symml.groups import O
+        >>> from symml.reps import standard, trivial
+        >>> V = standard(O(3))
+        >>> layer = EquivariantLinear(2 * V + trivial(O(3)), V)
+        >>> layer.weight_coefficients.numel()  # Hom(2V + 1, V): one scale per copy of V
+        2
+        >>> layer(torch.randn(4, 7)).shape
+        torch.Size([4, 3])
+    """
+
+    _flat: Tensor
+    _coefficient: Tensor
+    _value: Tensor
+    _bias_flat: Tensor
+    _bias_coefficient: Tensor
+    _bias_value: Tensor
+
+    def __init__(self, rep_in: Rep, rep_out: Rep, bias: bool = True) -> None:
+        super().__init__()
+        check_reps(rep_in, rep_out, "EquivariantLinear")
+        self.rep_in, self.rep_out = rep_in, rep_out
+        self.group = rep_in.group
+        exp = expansion(rep_in, rep_out)
+        bias_exp = expansion(trivial(self.group), rep_out) if bias else None
+        if exp.size == 0 and (bias_exp is None or bias_exp.size == 0):
+            raise ValueError(
+                f"EquivariantLinear: Hom_G(rep_in, rep_out) is zero for rep_in = {rep_in} and "
+                f"rep_out = {rep_out}: no nonzero equivariant linear map exists (they share no "
+                "irreps). Add to rep_in a field of the types in rep_out (for example the same "
+                "rep, or a tensor product that contains it)"
+            )
+        dtype = torch.get_default_dtype()
+        self.weight_coefficients = nn.Parameter(exp.std.to(dtype) * torch.randn(exp.size))
+        self.register_buffer("_flat", exp.flat, persistent=False)
+        self.register_buffer("_coefficient", exp.coefficient, persistent=False)
+        self.register_buffer("_value", exp.value.to(dtype), persistent=False)
+        if bias_exp is not None and bias_exp.size:
+            self.bias_coefficients: nn.Parameter | None = nn.Parameter(torch.zeros(bias_exp.size))
+            self.register_buffer("_bias_flat", bias_exp.flat, persistent=False)
+            self.register_buffer("_bias_coefficient", bias_exp.coefficient, persistent=False)
+            self.register_buffer("_bias_value", bias_exp.value.to(dtype), persistent=False)
+        else:
+            self.bias_coefficients = None
+        self._cache: tuple[object, Tensor, Tensor | None] | None = None
+
+    def weight(self) -> Tensor:
+        """The equivariant matrix W ``[d_out, d_in]``."""
+        shape = (self.rep_out.dim, self.rep_in.dim)
+        return assemble(self._flat, self._coefficient, self._value, self.weight_coefficients, shape)
+
+    def bias(self) -> Tensor | None:
+        """The invariant bias ``[d_out]`` (None without one)."""
+        if self.bias_coefficients is None:
+            return None
+        b = assemble(
+            self._bias_flat,
+            self._bias_coefficient,
+            self._bias_value,
+            self.bias_coefficients,
+            (self.rep_out.dim, 1),
+        )
+        return b[:, 0]
+
+    def _weight_and_bias(self) -> tuple[Tensor, Tensor | None]:
+        if self.training or torch.is_grad_enabled():
+            self._cache = None
+            return self.weight(), self.bias()
+        # eval without autograd: W only changes when θ does, so keep it until θ's version moves
+        key = tuple((p._version, p.data_ptr(), p.dtype) for p in self.parameters())
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.weight(), self.bias())
+        return self._cache[1], self._cache[2]
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] != self.rep_in.dim:
+            raise ValueError(
+                f"EquivariantLinear: expected inputs [..., {self.rep_in.dim}] for rep_in "
+                f"{self.rep_in} (got {list(x.shape)})"
+            )
+        w, b = self._weight_and_bias()
+        return nn.functional.linear(x, w, b)
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        state["_cache"] = None  # derived data: never pickled
+        return state
+
+    def extra_repr(self) -> str:
+        return f"rep_in={self.rep_in}, rep_out={self.rep_out}"

@@ -1,0 +1,175 @@
+"""Equivariant nonlinearities for fields of any representation: gated, norm and pointwise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from symml.nn._types import is_trivial, parts
+from symml.reps import Rep, trivial
+
+
+def gated(rep: Rep) -> Rep:
+    """``rep`` plus one trivial gate scalar per non-scalar part (appended at the end): the input
+    representation of ``GatedNonlinearity(rep)``.
+
+    Example:
+        >>> from symml.groups import O
+        >>> from symml.reps import standard, trivial
+        >>> gated(2 * standard(O(3)) + trivial(O(3))).dim  # 7 + one gate per vector
+        9
+    """
+    gates = sum(not is_trivial(p) for p in parts(rep))
+    return rep + gates * trivial(rep.group) if gates else rep
+
+
+def _coordinate_parts(rep: Rep) -> tuple[Tensor, Tensor]:
+    """For each coordinate of ``rep``: the index of its part, and whether that part is scalar."""
+    part_of, scalar = [], []
+    for i, p in enumerate(parts(rep)):
+        part_of += [i] * p.dim
+        scalar += [is_trivial(p)] * p.dim
+    return torch.tensor(part_of, dtype=torch.long), torch.tensor(scalar, dtype=torch.bool)
+
+
+def _check_width(x: Tensor, rep: Rep, what: str) -> None:
+    if x.shape[-1] != rep.dim:
+        raise ValueError(
+            f"{what}: expected inputs [..., {rep.dim}] for {rep} (got {list(x.shape)})"
+        )
+
+
+class GatedNonlinearity(nn.Module):
+    """Gated nonlinearity (Weiler et al. 2018; emlp): scalars go through SiLU, every other part
+    ``v`` of ``rep`` is scaled by ``sigmoid(gate)`` of its own gate scalar.
+
+    Equivariant for any orthogonal rep: gates are invariant, so ``sigmoid(gate)·ρ(g)v =
+    ρ(g)(sigmoid(gate)·v)``.
+
+    Args:
+        rep: the output representation; the input is ``gated(rep)`` (``rep`` + gates).
+
+    Shapes:
+        ``[..., gated(rep).dim] → [..., rep.dim]``.
+
+    Example:
+        >>> from symml.groups import SO
+        >>> from symml.reps import standard
+        >>> act = GatedNonlinearity(3 * standard(SO(3)))
+        >>> act(torch.randn(2, 12)).shape
+        torch.Size([2, 9])
+    """
+
+    _scalar: Tensor
+    _gate_of: Tensor
+    _gate_of_rest: Tensor
+
+    def __init__(self, rep: Rep) -> None:
+        super().__init__()
+        self.rep_in, self.rep_out, self.group = gated(rep), rep, rep.group
+        part_of, scalar = _coordinate_parts(rep)
+        # gate column of each coordinate: gates are numbered over the non-scalar parts in order
+        gate_number = torch.cumsum(~torch.tensor([is_trivial(p) for p in parts(rep)]), 0) - 1
+        self.register_buffer("_scalar", scalar, persistent=False)
+        self.register_buffer("_gate_of", gate_number[part_of].clamp(min=0), persistent=False)
+        self._gates = self.rep_in.dim - rep.dim
+        # fast path for the usual layout (scalars first, as uniform_rep builds): no `where`
+        k = int(scalar.sum())
+        self._scalar_prefix = k if bool(scalar[:k].all()) else -1
+        self.register_buffer("_gate_of_rest", gate_number[part_of][k:], persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_width(x, self.rep_in, "GatedNonlinearity")
+        values = x[..., : self.rep_out.dim]
+        if self._gates == 0:
+            return nn.functional.silu(values)
+        gates = torch.sigmoid(x[..., self.rep_out.dim :])
+        k = self._scalar_prefix
+        if k >= 0:
+            rest = values[..., k:] * gates.index_select(-1, self._gate_of_rest)
+            return torch.cat([nn.functional.silu(values[..., :k]), rest], -1)
+        gated_values = values * gates.index_select(-1, self._gate_of)
+        return torch.where(self._scalar, nn.functional.silu(values), gated_values)
+
+    def extra_repr(self) -> str:
+        return f"rep={self.rep_out}"
+
+
+class NormNonlinearity(nn.Module):
+    """Norm nonlinearity: each non-scalar part ``v`` becomes ``v · sigmoid(‖v‖ + β)`` with a
+    learnable bias β per part; scalars go through SiLU.
+
+    Equivariant for any orthogonal rep, since ‖ρ(g)v‖ = ‖v‖.
+
+    Args:
+        rep: the representation of inputs and outputs.
+
+    Shapes:
+        ``[..., rep.dim] → [..., rep.dim]``.
+
+    Example:
+        >>> from symml.groups import Dihedral
+        >>> from symml.reps import regular
+        >>> NormNonlinearity(2 * regular(Dihedral(4)))(torch.randn(3, 16)).shape
+        torch.Size([3, 16])
+    """
+
+    _scalar: Tensor
+    _part_of: Tensor
+
+    def __init__(self, rep: Rep) -> None:
+        super().__init__()
+        self.rep_in = self.rep_out = rep
+        self.group = rep.group
+        part_of, scalar = _coordinate_parts(rep)
+        self.register_buffer("_part_of", part_of, persistent=False)
+        self.register_buffer("_scalar", scalar, persistent=False)
+        self.bias = nn.Parameter(torch.zeros(len(parts(rep))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_width(x, self.rep_in, "NormNonlinearity")
+        squares = x.new_zeros(*x.shape[:-1], len(self.bias)).index_add(-1, self._part_of, x * x)
+        # the ε keeps the gradient of ‖v‖ finite at v = 0; ‖·‖ stays invariant
+        norms = (squares + torch.finfo(x.dtype).tiny).sqrt()
+        scale = torch.sigmoid(norms + self.bias).index_select(-1, self._part_of)
+        return torch.where(self._scalar, nn.functional.silu(x), x * scale)
+
+    def extra_repr(self) -> str:
+        return f"rep={self.rep_out}"
+
+
+class PointwiseNonlinearity(nn.Module):
+    """An elementwise function, equivariant for permutation representations (regular, quotient,
+    trivial and their sums): permuting coordinates commutes with acting on each coordinate.
+
+    Args:
+        rep: a permutation representation (``rep.is_permutation``).
+        function: the elementwise function (default ReLU).
+
+    Shapes:
+        ``[..., rep.dim] → [..., rep.dim]``.
+
+    Example:
+        >>> from symml.groups import Cyclic
+        >>> from symml.reps import regular
+        >>> PointwiseNonlinearity(regular(Cyclic(4)))(torch.tensor([[-1.0, 2.0, -3.0, 4.0]]))
+        tensor([[0., 2., 0., 4.]])
+    """
+
+    def __init__(self, rep: Rep, function: Callable[[Tensor], Tensor] = torch.relu) -> None:
+        super().__init__()
+        if not rep.is_permutation:
+            raise ValueError(
+                f"PointwiseNonlinearity: {rep} is not a permutation representation, so an "
+                "elementwise function would break equivariance; use GatedNonlinearity or "
+                "NormNonlinearity, or regular/quotient fields"
+            )
+        self.rep_in = self.rep_out = rep
+        self.group = rep.group
+        self.function = function
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_width(x, self.rep_in, "PointwiseNonlinearity")
+        return self.function(x)

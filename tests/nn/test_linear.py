@@ -1,0 +1,191 @@
+"""EquivariantLinear: equivariance for random reps of every group family, parameter count equal
+to dim Hom_G by characters / irreps, initialisation scale, caching, errors."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from symml.groups import SO, Cyclic, Group, O, Translations, direct_product
+from symml.nn import EquivariantLinear
+from symml.reps import Rep, intertwiners, standard, trivial
+from symml.testing import assert_equivariant, equivariance_error
+from symml.testing.strategies import GROUPS, reps
+
+FINITE = ["C5", "D4", "S4"]
+COMPACT_DECOMPOSABLE = ["O2", "SO2", "O3", "SO3"]
+
+
+def _hom_dim_by_characters(rep_in: Rep, rep_out: Rep) -> int:
+    """dim Hom_G(ρ, σ) = (1/|G|) Σ_g χ_ρ(g) χ_σ(g) for real reps of a finite group."""
+    g = rep_in.group.elements()
+    chi = rep_in.character(g, torch.float64) * rep_out.character(g, torch.float64)
+    return round(float(chi.mean()))
+
+
+def _hom_dim_by_irreps(rep_in: Rep, rep_out: Rep) -> int:
+    """Σ_π m_in(π) m_out(π) dim End(π): End(π) is 2-dimensional for the complex-type real irreps
+    of SO(2) (frequency k >= 1), 1-dimensional for the others used here."""
+    m_in = dict(rep_in.decompose().irreps)
+    m_out = dict(rep_out.decompose().irreps)
+    total = 0
+    for pi, m in m_in.items():
+        if pi in m_out:
+            end = 2 if pi.group == SO(2) and getattr(pi, "key", 0) != 0 else 1
+            total += m * m_out[pi] * end
+    return total
+
+
+def _layer(rep_in: Rep, rep_out: Rep) -> EquivariantLinear | None:
+    try:
+        return EquivariantLinear(rep_in, rep_out)
+    except ValueError as err:  # no nonzero map: the layer refuses, and says why
+        assert "Hom_G(rep_in, rep_out) is zero" in str(err)
+        assert len(intertwiners(rep_in, rep_out)) == 0
+        return None
+
+
+@pytest.mark.parametrize("name", sorted(GROUPS))
+@given(data=st.data())
+def test_equivariant_for_random_reps(name: str, data: st.DataObject) -> None:
+    group = GROUPS[name]
+    rep_in, rep_out = data.draw(reps(group)), data.draw(reps(group))
+    torch.manual_seed(0)
+    layer = _layer(rep_in, rep_out)
+    if layer is None:
+        return
+    with torch.no_grad():  # a random bias too, so that the invariant-bias claim is tested
+        if layer.bias_coefficients is not None:
+            layer.bias_coefficients.normal_()
+    errors = equivariance_error(layer, n_elements=4)
+    assert errors["output"] < 1e-5, (rep_in, rep_out, errors)
+
+
+@pytest.mark.parametrize("name", FINITE)
+@given(data=st.data())
+def test_parameter_count_is_dim_hom_by_characters(name: str, data: st.DataObject) -> None:
+    group = GROUPS[name]
+    rep_in, rep_out = data.draw(reps(group)), data.draw(reps(group))
+    layer = _layer(rep_in, rep_out)
+    expected = _hom_dim_by_characters(rep_in, rep_out)
+    if layer is None:
+        assert expected == 0
+        return
+    assert layer.weight_coefficients.numel() == expected
+    bias = 0 if layer.bias_coefficients is None else layer.bias_coefficients.numel()
+    assert bias == _hom_dim_by_characters(trivial(group), rep_out)
+
+
+@pytest.mark.parametrize("name", COMPACT_DECOMPOSABLE)
+@given(data=st.data())
+def test_parameter_count_is_dim_hom_by_irreps(name: str, data: st.DataObject) -> None:
+    group = GROUPS[name]
+    rep_in, rep_out = data.draw(reps(group, max_dim=12)), data.draw(reps(group, max_dim=12))
+    layer = _layer(rep_in, rep_out)
+    expected = _hom_dim_by_irreps(rep_in, rep_out)
+    assert (0 if layer is None else layer.weight_coefficients.numel()) == expected
+
+
+def test_product_group_parameter_count_by_characters() -> None:
+    group = direct_product(Cyclic(3), GROUPS["D4"])
+    from symml.reps import regular
+
+    rep_in, rep_out = regular(group), 2 * standard(group)
+    layer = EquivariantLinear(rep_in, rep_out)
+    assert layer.weight_coefficients.numel() == _hom_dim_by_characters(rep_in, rep_out)
+
+
+def test_o3_inertia_reps() -> None:
+    group = O(3)
+    v, s = standard(group), trivial(group)
+    layer = EquivariantLinear(5 * s + 5 * v, v.tensor(v))
+    # Hom(S, V⊗V) is the identity matrix, Hom(V, V⊗V) = 0 for O(3): 5 weights, 1 bias (trace)
+    assert layer.weight_coefficients.numel() == 5
+    assert layer.bias_coefficients is not None and layer.bias_coefficients.numel() == 1
+    assert_equivariant(layer, atol=1e-5)
+
+
+def test_float64_and_gradcheck() -> None:
+    group = SO(3)
+    v = standard(group)
+    layer = EquivariantLinear(2 * v + trivial(group), v.tensor(v)).double()
+    assert equivariance_error(layer, dtype=torch.float64)["output"] < 1e-12
+    x = torch.randn(3, 7, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(layer, (x,))
+
+
+def test_output_variance_is_about_one() -> None:
+    torch.manual_seed(0)
+    group = O(3)
+    v, s = standard(group), trivial(group)
+    rep = 40 * s + 8 * v + 2 * v.tensor(v)
+    layer = EquivariantLinear(rep, rep, bias=False)
+    with torch.no_grad():
+        y = layer(torch.randn(4000, rep.dim))
+        energy = (layer.weight() ** 2).sum(1)
+    var = y.var(0)[energy > 0]
+    assert 0.5 < float(var.mean()) < 1.5
+
+
+def test_eval_cache_follows_parameter_updates() -> None:
+    torch.manual_seed(0)
+    layer = EquivariantLinear(2 * standard(SO(3)), standard(SO(3))).eval()
+    x = torch.randn(2, 6)
+    with torch.no_grad():
+        first = layer(x)
+        layer.weight_coefficients.mul_(2.0)
+        second = layer(x)
+    torch.testing.assert_close(second, 2 * first)
+
+
+def test_state_dict_pickle_deepcopy_round_trip() -> None:
+    torch.manual_seed(0)
+    layer = EquivariantLinear(3 * standard(Cyclic(4)), 2 * trivial(Cyclic(4)) + standard(Cyclic(4)))
+    x = torch.randn(5, 6)
+    keys_train = set(layer.state_dict())
+    layer.eval()
+    with torch.no_grad():
+        expected = layer(x)  # fills the eval cache
+    assert set(layer.state_dict()) == keys_train
+    for clone in (pickle.loads(pickle.dumps(layer)), copy.deepcopy(layer)):
+        torch.testing.assert_close(clone(x), expected)
+    fresh = EquivariantLinear(layer.rep_in, layer.rep_out)
+    fresh.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(fresh(x), expected)
+
+
+def test_reps_of_different_groups() -> None:
+    with pytest.raises(
+        ValueError, match=r"rep_in is a representation of O3\(\).*expected one group"
+    ):
+        EquivariantLinear(standard(O(3)), standard(SO(3)))
+
+
+def test_not_a_rep() -> None:
+    with pytest.raises(TypeError, match="expected rep_out to be a symml Rep"):
+        EquivariantLinear(standard(O(3)), 3)  # type: ignore[arg-type]
+
+
+def test_empty_basis_names_reps_and_fix() -> None:
+    v = standard(O(3))
+    with pytest.raises(
+        ValueError, match=r"Hom_G\(rep_in, rep_out\) is zero .*standard\(O3\(\)\).*Add"
+    ):
+        EquivariantLinear(v, v.tensor(v), bias=False)
+
+
+def test_group_the_solver_cannot_handle() -> None:
+    group: Group = Translations(2)
+    with pytest.raises(ValueError, match="cannot solve for equivariant maps of Translations"):
+        EquivariantLinear(2 * trivial(group), trivial(group))
+
+
+def test_wrong_input_width() -> None:
+    layer = EquivariantLinear(standard(O(3)), standard(O(3)))
+    with pytest.raises(ValueError, match=r"expected inputs \[\.\.\., 3\].*got \[2, 4\]"):
+        layer(torch.randn(2, 4))

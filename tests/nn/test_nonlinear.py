@@ -1,0 +1,153 @@
+"""Bilinear layer, gated / norm / pointwise nonlinearities and the checked container."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from symml.groups import SO, Cyclic, Dihedral, O, Permutations
+from symml.nn import (
+    EquivariantBilinear,
+    EquivariantLinear,
+    EquivariantSequential,
+    GatedNonlinearity,
+    NormNonlinearity,
+    PointwiseNonlinearity,
+    gated,
+)
+from symml.nn.bilinear import bilinear_paths
+from symml.reps import quotient, regular, standard, trivial
+from symml.testing import equivariance_error
+from symml.testing.strategies import GROUPS, reps
+
+
+@pytest.mark.parametrize("name", sorted(GROUPS))
+@given(data=st.data())
+def test_gated_and_norm_nonlinearities_are_equivariant(name: str, data: st.DataObject) -> None:
+    rep = data.draw(reps(GROUPS[name]))
+    torch.manual_seed(0)
+    norm = NormNonlinearity(rep)
+    with torch.no_grad():
+        norm.bias.normal_()
+    for module in (GatedNonlinearity(rep), norm):
+        assert equivariance_error(module, n_elements=4)["output"] < 1e-5, (module, rep)
+
+
+def _with_tensors(group_name: str) -> st.SearchStrategy:
+    """Reps that contain a field and its tensor square, so that products exist."""
+    group = GROUPS[group_name]
+
+    @st.composite
+    def build(draw: st.DrawFn):  # type: ignore[no-untyped-def]
+        base = draw(reps(group, max_dim=4))
+        return base + base.tensor(base) + trivial(group)
+
+    return build()
+
+
+@pytest.mark.parametrize("name", sorted(GROUPS))
+@given(data=st.data())
+def test_bilinear_is_equivariant(name: str, data: st.DataObject) -> None:
+    rep_in = data.draw(_with_tensors(name))
+    rep_out = data.draw(st.sampled_from([rep_in, data.draw(reps(GROUPS[name], max_dim=8))]))
+    assume(bilinear_paths(rep_in, rep_out))
+    torch.manual_seed(0)
+    layer = EquivariantBilinear(rep_in, rep_out)
+    assert equivariance_error(layer, n_elements=4)["output"] < 1e-5, (rep_in, rep_out)
+
+
+def test_bilinear_is_quadratic_and_matches_a_slow_reference() -> None:
+    torch.manual_seed(0)
+    group = O(3)
+    v, s = standard(group), trivial(group)
+    rep = 2 * s + 3 * v + 2 * v.tensor(v)
+    layer = EquivariantBilinear(rep, rep).double()
+    x = torch.randn(4, rep.dim, dtype=torch.float64)
+    torch.testing.assert_close(layer(3 * x), 9 * layer(x))
+    # reference: build W(x) densely, block by block, from the same paths and weights
+    from symml.nn._types import field_types
+
+    types = field_types(rep)
+    expected = torch.zeros(4, rep.dim, dtype=torch.float64)
+    for path, theta in zip(layer._paths, layer.weights, strict=True):
+        a, b, src = types[path.a], types[path.b], types[path.source]
+        for p, out_off in enumerate(b.offsets):
+            for q, in_off in enumerate(a.offsets):
+                for src_copy in range(path.sources):
+                    off = src.offsets[src_copy]
+                    w = x[:, off : off + src.rep.dim].reshape(4, b.rep.dim, a.rep.dim)
+                    xq = x[:, in_off : in_off + a.rep.dim]
+                    contribution = theta[p, q, src_copy] * torch.einsum("bij,bj->bi", w, xq)
+                    expected[:, out_off : out_off + b.rep.dim] += contribution
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_bilinear_gradcheck() -> None:
+    torch.manual_seed(0)
+    v = standard(SO(3))
+    rep = trivial(SO(3)) + v + v.tensor(v)
+    layer = EquivariantBilinear(rep, rep).double()
+    x = torch.randn(2, rep.dim, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(layer, (x,))
+
+
+def test_bilinear_without_products_says_how_to_fix() -> None:
+    group = O(3)
+    with pytest.raises(ValueError, match=r"no field of rep_in .* include tensor-product fields"):
+        EquivariantBilinear(2 * standard(group), standard(group))
+
+
+def test_gated_rep_adds_one_gate_per_non_scalar_part() -> None:
+    group = SO(3)
+    v, s = standard(group), trivial(group)
+    assert gated(3 * s + 2 * v).dim == 3 + 6 + 2
+    assert gated(3 * s) == 3 * s
+
+
+def test_gate_formula() -> None:
+    group = SO(2)
+    v, s = standard(group), trivial(group)
+    act = GatedNonlinearity(s + v)
+    x = torch.tensor([[1.0, 2.0, 3.0, 0.5]])
+    expected = torch.cat(
+        [torch.nn.functional.silu(x[:, :1]), x[:, 1:3] * torch.sigmoid(x[:, 3:])], 1
+    )
+    torch.testing.assert_close(act(x), expected)
+
+
+@pytest.mark.parametrize(
+    "rep", [regular(Cyclic(6)), quotient(Dihedral(4), Cyclic(4)), 3 * trivial(Permutations(3))]
+)
+def test_pointwise_on_permutation_reps(rep) -> None:  # type: ignore[no-untyped-def]
+    assert equivariance_error(PointwiseNonlinearity(rep))["output"] < 1e-6
+
+
+def test_pointwise_refuses_non_permutation_reps() -> None:
+    with pytest.raises(ValueError, match="not a permutation representation"):
+        PointwiseNonlinearity(standard(SO(2)))
+
+
+def test_nonlinearity_checks_width() -> None:
+    with pytest.raises(ValueError, match=r"GatedNonlinearity: expected inputs \[\.\.\., 4\]"):
+        GatedNonlinearity(standard(O(3)))(torch.randn(2, 3))
+
+
+def test_sequential_checks_chaining_at_construction() -> None:
+    v = standard(O(3))
+    with pytest.raises(ValueError, match=r"module 1 \(EquivariantLinear\) expects rep_in"):
+        EquivariantSequential(EquivariantLinear(v, 2 * v), EquivariantLinear(v, v))
+    with pytest.raises(TypeError, match="declares no rep_in"):
+        EquivariantSequential(EquivariantLinear(v, v), torch.nn.ReLU())
+
+
+def test_sequential_is_checked_like_a_layer() -> None:
+    torch.manual_seed(0)
+    v, s = standard(O(3)), trivial(O(3))
+    net = EquivariantSequential(
+        EquivariantLinear(v + s, gated(2 * v + s)),
+        GatedNonlinearity(2 * v + s),
+        EquivariantLinear(2 * v + s, v),
+    )
+    assert equivariance_error(net)["output"] < 1e-5
