@@ -8,7 +8,14 @@ Thin over the library: each command formats what `symml.groups`, `symml.reps`, `
 from __future__ import annotations
 
 import ast
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import torch
@@ -71,6 +78,12 @@ def list_command() -> None:
     console.print(reps)
     _print_models()
     _print_datasets()
+    studies = Table(title="Studies (symml reproduce STUDY)")
+    studies.add_column("study")
+    studies.add_column("config")
+    for name, path in _studies().items():
+        studies.add_row(name, str(path))
+    console.print(studies)
 
 
 def _print_models() -> None:
@@ -276,6 +289,244 @@ def tour() -> None:
     )
 
 
+_STATE = {"debug": False}
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")] = False,
+) -> None:
+    _STATE["debug"] = debug
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Errors a user can fix become one red line and a non-zero exit (tracebacks with --debug)."""
+    from symml.data import DataNotFoundError
+    from symml.training import ConfigError, TrainingDiverged
+
+    try:
+        yield
+    except (ConfigError, DataNotFoundError, FileNotFoundError, ImportError, ValueError) as err:
+        if _STATE["debug"]:
+            raise
+        console.print(f"[red]error: {err}[/red]", soft_wrap=True)
+        raise typer.Exit(code=2) from err
+    except TrainingDiverged as err:
+        if _STATE["debug"]:
+            raise
+        console.print(f"[red]stopped: {err}[/red]", soft_wrap=True)
+        raise typer.Exit(code=3) from err
+
+
+def _experiments_dir() -> Path:
+    env = os.environ.get("SYMML_EXPERIMENTS_DIR")
+    if env:
+        return Path(env)
+    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (base / "experiments").is_dir():
+            return base / "experiments"
+    raise FileNotFoundError(
+        "no experiments/ directory here or in the symml checkout; set SYMML_EXPERIMENTS_DIR"
+    )
+
+
+def _studies() -> dict[str, Path]:
+    try:
+        root = _experiments_dir()
+    except FileNotFoundError:
+        return {}
+    return {p.parent.name: p for p in sorted(root.glob("*/study.yaml"))}
+
+
+RUNS_DIR = typer.Option("--runs-dir", help="where run directories are written")
+
+
+@app.command("run", context_settings={"allow_extra_args": False})
+def run_command(
+    config: Annotated[
+        Path, typer.Argument(help="an experiment YAML, e.g. configs/experiment/x.yaml")
+    ],
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value overrides, e.g. trainer.epochs=5")
+    ] = None,
+    runs_dir: Annotated[Path, RUNS_DIR] = Path("runs"),
+    devices: Annotated[
+        int, typer.Option(help="train on N processes with torchrun + DDP (gloo on CPU)")
+    ] = 1,
+) -> None:
+    """Train and evaluate one run (the experiment's config without its sweep).
+
+    Example: symml run configs/experiment/o5_efficiency.yaml data.train_size=300 seed=1
+    """
+    from symml.training import load, train
+
+    with _one_line_errors():
+        if devices > 1:
+            _torchrun(devices, config, overrides or [], runs_dir)
+            return
+        _, resolved = load(config, overrides or [])
+        console.rule(f"run {resolved.run_id()}: {resolved.label} on {resolved.data.name}")
+        console.print(resolved.to_yaml(), highlight=False)
+        result = train(resolved, runs_dir, console)
+        _print_results([result])
+        console.print(f"run directory: {runs_dir / resolved.experiment / resolved.run_id()}")
+
+
+def _torchrun(devices: int, config: Path, overrides: list[str], runs_dir: Path) -> None:
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={devices}", "-m", "symml.cli", "run", str(config), *overrides,
+        "--runs-dir", str(runs_dir),
+    ]  # fmt: skip
+    completed = subprocess.run(command, check=False)
+    if completed.returncode:
+        raise typer.Exit(code=completed.returncode)
+
+
+@app.command("sweep")
+def sweep_command(
+    config: Annotated[Path, typer.Argument(help="an experiment YAML with a `sweep:` grid")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides")] = None,
+    runs_dir: Annotated[Path, RUNS_DIR] = Path("runs"),
+    workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
+    launcher: Annotated[str | None, typer.Option(help="local or ray")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="re-run runs that diverged before")] = False,
+    report: Annotated[bool, typer.Option(help="write the report when the sweep ends")] = True,
+) -> None:
+    """Run every combination of the experiment's `sweep:` grid; finished runs are kept and
+    skipped, so an interrupted sweep resumes where it stopped.
+
+    Example: symml sweep configs/experiment/o5_efficiency.yaml trainer.epochs=5 --workers 2
+    """
+    with _one_line_errors():
+        _sweep_and_report(
+            config, overrides or [], runs_dir, workers, launcher, retry_failed, report
+        )
+
+
+def _sweep_and_report(
+    config: Path,
+    overrides: list[str],
+    runs_dir: Path,
+    workers: int | None,
+    launcher: str | None,
+    retry_failed: bool,
+    report: bool,
+) -> None:
+    from symml.training import load, run_sweep
+
+    raw, resolved = load(config, overrides)
+    outcome = run_sweep(
+        raw, runs_dir, workers=workers, launcher=launcher, retry_failed=retry_failed,
+        console=console,
+    )  # fmt: skip
+    _print_results(outcome.results)
+    for run_id, reason in outcome.failed.items():
+        console.print(f"[red]run {run_id} failed: {reason}[/red]", soft_wrap=True)
+    console.print(f"{outcome.ran} runs trained now, {outcome.skipped} kept from before")
+    if report and outcome.results:
+        _write_report(runs_dir / resolved.experiment)
+
+
+def _print_results(results: list[dict[str, Any]]) -> None:
+    table = Table(title="Results")
+    for column in (
+        "model",
+        "group",
+        "dataset",
+        "train size",
+        "seed",
+        "test",
+        "params",
+        "equiv. err",
+    ):
+        table.add_column(column)
+    for r in sorted(results, key=lambda r: (r["dataset"], r["label"], r["train_size"], r["seed"])):
+        equiv = r.get("equivariance_error")
+        table.add_row(
+            r["label"], r["model_group"], r["dataset"], str(r["train_size"]), str(r["seed"]),
+            f"{r['test']:.4g} ({r['metric']})", str(r["parameters"]),
+            "—" if equiv is None else f"{equiv:.1e}",
+        )  # fmt: skip
+    console.print(table)
+
+
+def _write_report(runs_dir: Path, out: Path | None = None) -> None:
+    from symml.training.report import build_report
+
+    report = build_report(runs_dir, out)
+    console.print(report.summary_table())
+    console.print(f"report written to {report.out_dir} ({', '.join(p.name for p in report.files)})")
+
+
+@app.command("report")
+def report_command(
+    runs_dir: Annotated[Path, typer.Argument(help="a runs directory, e.g. runs/o5_efficiency")],
+    out: Annotated[
+        Path | None, typer.Option(help="output directory (default RUNS_DIR/report)")
+    ] = None,
+) -> None:
+    """Tables (markdown, CSV) and plots (PNG, SVG) of finished runs: mean ± std over seeds,
+    data efficiency, generalization to transformed test sets.
+
+    Example: symml report runs/o5_efficiency
+    """
+    with _one_line_errors():
+        _write_report(runs_dir, out)
+
+
+@app.command("reproduce")
+def reproduce_command(
+    study: Annotated[str, typer.Argument(help="a study in experiments/, e.g. quickstart")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides")] = None,
+    runs_dir: Annotated[Path, RUNS_DIR] = Path("runs"),
+    workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
+    record: Annotated[
+        bool, typer.Option(help="copy the report into experiments/STUDY/results/")
+    ] = False,
+) -> None:
+    """Run a study from experiments/ (its sweeps, then one report); a sweep whose dataset files
+    are missing is skipped with a note on how to get them.
+
+    Example: symml reproduce quickstart
+    """
+    from symml.data import DataNotFoundError
+    from symml.training.study import load_study
+
+    with _one_line_errors():
+        studies = _studies()
+        if study not in studies:
+            known = ", ".join(studies) or "none found"
+            raise ValueError(f"unknown study {study!r}; studies: {known}")
+        spec = load_study(studies[study])
+        console.rule(spec.title)
+        console.print(spec.description.strip())
+        root = runs_dir / spec.name
+        ran_any = False
+        for sweep in spec.sweeps:
+            console.rule(f"{spec.name}: {sweep.name}")
+            try:
+                _sweep_and_report(sweep, overrides or [], root, workers, None, False, False)
+                ran_any = True
+            except DataNotFoundError as err:
+                console.print(f"[yellow]skipped {sweep.name}: {err}[/yellow]", soft_wrap=True)
+        if not ran_any:
+            raise ValueError(f"study {study}: no sweep could run (see the notes above)")
+        report_dir = root / "report"
+        _write_report(root, report_dir)
+        if record:
+            target = spec.folder / "results"
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(report_dir, target)
+            console.print(f"recorded the report in {target}")
+        console.print(f"[bold]The report is in {report_dir.resolve()}[/bold] (results.md, plots)")
+
+
 def main() -> None:
     """Entry point of the ``symml`` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

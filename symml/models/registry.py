@@ -78,8 +78,142 @@ _VECTOR_MODELS: dict[str, _Builtin] = dict(
         ),
     ]
 )
-_IMAGE_MODELS: dict[str, _Builtin] = {}
-_GRAPH_MODELS: dict[str, _Builtin] = {}
+_IMAGE_MODELS: dict[str, _Builtin] = dict(
+    [
+        _builtin(
+            "z2cnn",
+            "symml.models.image",
+            "planar CNN for MNIST-rot, 7 layers, 20 channels (Cohen & Welling 2016 baseline)",
+            "none",
+            None,
+            "image",
+        ),
+        _builtin(
+            "p4cnn",
+            "symml.models.image",
+            "p4 G-CNN for MNIST-rot, 10 regular fields (Cohen & Welling 2016)",
+            "p4",
+            "z2cnn",
+            "image",
+        ),
+        _builtin(
+            "p4cnn_rotation_pooling",
+            "symml.models.image",
+            "P4CNN pooling over rotations after every layer (Cohen & Welling 2016)",
+            "p4",
+            "z2cnn",
+            "image",
+        ),
+        _builtin(
+            "p4mcnn",
+            "symml.models.image",
+            "P4CNN topology on p4m (rotations and flips), 7 regular fields",
+            "p4m",
+            "z2cnn",
+            "image",
+        ),
+        _builtin(
+            "steerable_cnn",
+            "symml.models.image_steerable",
+            "steerable CNN on C_N/D_N/SO(2)/O(2), escnn kernels (Weiler & Cesa 2019 benchmark)",
+            "C16",
+            "cnn",
+            "image",
+        ),
+        _builtin(
+            "cnn",
+            "symml.models.image_steerable",
+            "plain CNN baseline of the steerable benchmark model (Weiler & Cesa's ExpCNN)",
+            "none",
+            None,
+            "image",
+        ),
+        _builtin(
+            "cnn_channel_matched",
+            "symml.models.image_steerable",
+            "plain CNN with as many channels per layer as steerable_cnn's fields",
+            "none",
+            None,
+            "image",
+        ),
+    ]
+)
+_GRAPH_MODELS: dict[str, _Builtin] = dict(
+    [
+        _builtin(
+            "egnn",
+            "symml.models.graph",
+            "EGNN_vel for N-body dynamics: 4 EGNNConv, 64 hidden (Satorras et al. 2021)",
+            "E(3)",
+            "gnn",
+            "graph",
+        ),
+        _builtin(
+            "gnn",
+            "symml.models.graph",
+            "plain GNN baseline for N-body dynamics: coordinates as features, 4 layers, 64 hidden",
+            "none",
+            None,
+            "graph",
+        ),
+        _builtin(
+            "radial_field",
+            "symml.models.graph",
+            "radial field (RF_vel) for N-body dynamics, 4 layers (Köhler et al. 2019)",
+            "E(3)",
+            "gnn",
+            "graph",
+        ),
+        _builtin(
+            "tfn",
+            "symml.models.graph",
+            "tensor field network on e3nn irreps for N-body dynamics, 4 layers of 0e + 1o",
+            "E(3)",
+            "gnn",
+            "graph",
+        ),
+        _builtin(
+            "linear_dynamics",
+            "symml.models.graph",
+            "x + t·v with a learnable t (the EGNN paper's linear baseline)",
+            "E(3)",
+            None,
+            "graph",
+        ),
+        _builtin(
+            "tetris_tfn",
+            "symml.models.point_cloud",
+            "tensor field network for 3-D Tetris; logits swap the chiral pair under reflections",
+            "E(3)",
+            "tetris_mlp",
+            "graph",
+        ),
+        _builtin(
+            "tetris_egnn",
+            "symml.models.point_cloud",
+            "EGNN classifier for 3-D Tetris (E(3)-invariant, blind to chirality)",
+            "E(3)",
+            "tetris_gnn",
+            "graph",
+        ),
+        _builtin(
+            "tetris_mlp",
+            "symml.models.point_cloud",
+            "plain point-network baseline for 3-D Tetris (coordinates as features)",
+            "none",
+            None,
+            "graph",
+        ),
+        _builtin(
+            "tetris_gnn",
+            "symml.models.point_cloud",
+            "plain GNN baseline for 3-D Tetris (coordinates as features)",
+            "none",
+            None,
+            "graph",
+        ),
+    ]
+)
 _BUILTIN: dict[str, _Builtin] = {**_VECTOR_MODELS, **_IMAGE_MODELS, **_GRAPH_MODELS}
 _REGISTRY: dict[str, tuple[Builder, ModelInfo]] = {}
 

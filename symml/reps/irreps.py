@@ -222,6 +222,8 @@ def so3_generators(l: int) -> Tensor:  # noqa: E741 - l is the standard name of 
     e3nn builds them from integer tensors in torch's default dtype (float32 precision, ~1e-7);
     we run its code once per l with float64 as the default so the basis is exact to 1e-15.
     """
+    if l == 0:  # the trivial rep: no need to import e3nn (1.5 s) for zeros
+        return torch.zeros(3, 1, 1, dtype=torch.float64)
     from e3nn.o3 import so3_generators as e3nn_generators
 
     previous = torch.get_default_dtype()

@@ -53,7 +53,8 @@ def equivariance_error(
         rep_in: a `Rep` (inputs ``[B, d]``), `GridRep` (images ``[B, C, H, W]``), `PointRep`
             (points ``[..., n]``) or `GraphRep` (a torch-geometric graph).
         rep_out: the output's type, or a tuple / dict of them when ``f`` returns several.
-        x: the input; random data of the right shape when None.
+        x: the input; random data of the right shape when None (images: 2 × 15×15, or the
+            module's ``input_size`` ``(H, W)`` when it declares one, e.g. 28×28 MNIST models).
         elements: group elements to test. Default: every element of a finite group of order
             <= 64 (for images: those exact on the grid), else ``n_elements`` Haar samples; for
             SO(2)/O(2) on images the exact quarter turns (and flips); for p4/p4m the point group.
@@ -79,7 +80,8 @@ def equivariance_error(
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     if dtype is not None and isinstance(f, nn.Module):
         f = copy.deepcopy(f).to(dtype)
-    x = _default_input(rep_in, gen, dtype) if x is None else _cast(x, dtype)
+    size = getattr(f, "input_size", None)
+    x = _default_input(rep_in, gen, dtype, size) if x is None else _cast(x, dtype)
     _check_input(rep_in, x)
     float_dtype = dtype or _float_dtype_of(x)
     if elements is None:
@@ -195,12 +197,15 @@ def _cast(x: Any, dtype: torch.dtype | None) -> Any:
     return out
 
 
-def _default_input(rep: RepLike, gen: torch.Generator, dtype: torch.dtype | None) -> Any:
+def _default_input(
+    rep: RepLike, gen: torch.Generator, dtype: torch.dtype | None, size: Any = None
+) -> Any:
     dtype = dtype or torch.get_default_dtype()
     if isinstance(rep, Rep):
         return torch.randn(4, rep.dim, generator=gen, dtype=dtype)
     if isinstance(rep, GridRep):
-        return torch.randn(2, rep.channels, 15, 15, generator=gen, dtype=dtype)
+        h, w = size if size is not None else (15, 15)
+        return torch.randn(2, rep.channels, h, w, generator=gen, dtype=dtype)
     if isinstance(rep, PointRep):
         dim = rep.group.point_dim
         assert dim is not None  # PointRep checks this at construction

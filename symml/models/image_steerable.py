@@ -1,0 +1,240 @@
+"""Weiler & Cesa's MNIST benchmark model on steerable convolutions, and its plain baselines.
+
+Weiler & Cesa 2019, "General E(2)-Equivariant Steerable CNNs", https://arxiv.org/abs/1911.08251
+(``e2cnn_experiments`` ``models/exp_e2sfcnn.py`` / ``exp_cnn.py``, PAPERS.md §2b): six
+convolutions (base widths 16, 24, 32, 32, 48, 64; kernels 7, 5, 5, 5, 5, 5; paddings 1, 2, 2, 2,
+2, 0), each conv → batch norm → nonlinearity, 2×2 max-pools after layers 2 and 4, an invariant
+map after layer 6, a global spatial max, and the head Linear(·, 64) → BatchNorm1d → ELU →
+Linear(64, 10).
+
+- `build_steerable_cnn`: on C_N / D_N the fields are regular (base width = number of fields,
+  ELU, group max-pool); on SO(2) / O(2), whose regular representation is infinite, each base
+  channel is a band-limited field ``ψ_0 ⊕ … ⊕ ψ_L`` split into its irreps, with a norm (or gated)
+  nonlinearity, average pooling and field norms as the invariant map (symml's choice; the
+  paper's continuous-group variants are not pinned down in PAPERS.md). ``fixparams`` rescales
+  layers 2–5 to ``round(C / √(d/16))`` fields of dimension ``d`` (``d = |G|`` for regular fields).
+- `build_cnn`: the plain baseline ``ExpCNN`` (widths 16, 96, 128, 128, 192, 64; average pooling at
+  the end): roughly parameter-matched to the C16 / D8 models.
+- `build_cnn_channel_matched`: a plain CNN with as many channels per layer as the steerable model
+  on ``group`` has (fields × field dimension): the same feature size, many more parameters.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from symml.groups import O2, SO2, Group
+from symml.models.image import MNIST_SIZE, ImageClassifier
+from symml.nn import EquivariantSequential
+from symml.nn.cnn import (
+    EquivariantBatchNorm,
+    GatedNonlinearity,
+    InvariantPool,
+    NormNonlinearity,
+    PointwiseNonlinearity,
+    SpatialAvgPool2d,
+    SpatialMaxPool2d,
+    SteerableConv2d,
+)
+from symml.nn.cnn._fields import check_choice, check_positive, point_group
+from symml.reps import Rep, direct_sum, irrep, regular, trivial
+
+BASE_WIDTHS = (16, 24, 32, 32, 48, 64)
+KERNELS = (7, 5, 5, 5, 5, 5)
+PADDINGS = (1, 2, 2, 2, 2, 0)
+POOL_AFTER = (1, 3)  # 0-based layers followed by a 2×2 max-pool
+CNN_WIDTHS = (16, 96, 128, 128, 192, 64)
+HEAD_WIDTH = 64
+_MIN_SIZE = 21  # 7×7 conv with padding 1, two 2×2 pools, then a 5×5 conv without padding
+
+
+def _band(group: Group, maximum_frequency: int) -> list[Rep]:
+    """The irreps ``ψ_0 … ψ_L`` of SO(2) (or trivial and ``(1, k)`` of O(2)), one field each."""
+    if isinstance(group, SO2):
+        return [irrep(group, k) for k in range(maximum_frequency + 1)]
+    return [trivial(group)] + [irrep(group, (1, k)) for k in range(1, maximum_frequency + 1)]
+
+
+def _field(group: Group, maximum_frequency: int) -> list[Rep]:
+    """The irreducible fields making up one base channel."""
+    if isinstance(group, (SO2, O2)):
+        return _band(group, maximum_frequency)
+    return [regular(group)]
+
+
+def layer_widths(
+    group: Group,
+    fixparams: bool,
+    maximum_frequency: int = 3,
+    widths: tuple[int, ...] = BASE_WIDTHS,
+) -> tuple[int, ...]:
+    """Fields per layer: ``widths`` (the paper's), layers 2–5 rescaled when ``fixparams``."""
+    dim = sum(f.dim for f in _field(group, maximum_frequency))
+    scale = math.sqrt(dim / 16) if fixparams else 1.0
+    return tuple(c if i in (0, 5) else max(1, round(c / scale)) for i, c in enumerate(widths))
+
+
+def _check_widths(widths: object, owner: str) -> tuple[int, ...]:
+    if not (
+        isinstance(widths, (tuple, list))
+        and len(widths) == len(BASE_WIDTHS)
+        and all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths)
+    ):
+        raise ValueError(
+            f"{owner}: expected widths as {len(BASE_WIDTHS)} positive integers, one per layer "
+            f"(got {widths!r})"
+        )
+    return tuple(widths)
+
+
+def build_steerable_cnn(
+    group: str = "C16",
+    fixparams: bool = True,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    maximum_frequency: int = 3,
+    nonlinearity: str | None = None,
+    widths: tuple[int, ...] = BASE_WIDTHS,
+) -> ImageClassifier:
+    """Weiler & Cesa's steerable benchmark CNN on C_N, D_N, SO(2) or O(2).
+
+    Args:
+        group: ``"C<N>"``, ``"D<N>"``, ``"SO2"`` or ``"O2"``.
+        fixparams: rescale layers 2–5 to keep the parameter count near the C16 model's.
+        in_channels: input channels (scalars).
+        num_classes: logits.
+        maximum_frequency: L, the band limit of SO(2) / O(2) fields.
+        nonlinearity: ``"elu"`` (regular fields, the default there), ``"norm"`` (default for
+            SO(2)/O(2)) or ``"gated"`` (SO(2)/O(2)).
+        widths: base channels of the six layers (fields; the paper's 16, 24, 32, 32, 48, 64).
+
+    Example:
+        >>> from symml.models import build
+        >>> model = build("steerable_cnn", group="C4")
+        >>> model.group, model.rep_out
+        (Cyclic(4), 10 * irrep(Cyclic(4), 0))
+    """
+    owner = "steerable_cnn"
+    point = point_group(group, owner, finite=False)
+    continuous = isinstance(point, (SO2, O2))
+    check_positive(in_channels, owner, "in_channels")
+    check_positive(num_classes, owner, "num_classes")
+    check_positive(maximum_frequency, owner, "maximum_frequency", minimum=0)
+    choices = ("norm", "gated") if continuous else ("elu",)
+    act = check_choice(nonlinearity or choices[0], choices, owner, "nonlinearity")
+    unit = _field(point, maximum_frequency)
+    rep: Rep = trivial(point) * in_channels
+    layers: list[nn.Module] = []
+    sizes = layer_widths(point, fixparams, maximum_frequency, _check_widths(widths, owner))
+    for i, (c, k, p) in enumerate(zip(sizes, KERNELS, PADDINGS, strict=True)):
+        fields = direct_sum(*(unit * c))
+        conv_out = GatedNonlinearity(fields).rep_in.fibre if act == "gated" else fields
+        layers += [SteerableConv2d(rep, conv_out, k, padding=p), EquivariantBatchNorm(conv_out)]
+        if act == "elu":
+            layers.append(PointwiseNonlinearity(fields, "elu"))
+        elif act == "norm":
+            layers.append(NormNonlinearity(fields, "relu"))
+        else:
+            layers.append(GatedNonlinearity(fields))
+        if i in POOL_AFTER:
+            pool = SpatialAvgPool2d if continuous else SpatialMaxPool2d
+            layers.append(pool(fields, 2))
+        rep = fields
+    invariant = InvariantPool(rep, group_pool="norm" if continuous else "max", spatial="max")
+    layers.append(invariant)
+    head = nn.Sequential(
+        nn.Linear(invariant.rep_out.dim, HEAD_WIDTH),
+        nn.BatchNorm1d(HEAD_WIDTH),
+        nn.ELU(),
+        nn.Linear(HEAD_WIDTH, num_classes),
+    )
+    return ImageClassifier(
+        EquivariantSequential(*layers),
+        head,
+        group=point,
+        in_channels=in_channels,
+        num_classes=num_classes,
+        input_size=MNIST_SIZE,
+        min_input_size=_MIN_SIZE,
+    )
+
+
+def _plain_cnn(
+    widths: tuple[int, ...], in_channels: int, num_classes: int, group: Group
+) -> ImageClassifier:
+    layers: list[nn.Module] = []
+    width = in_channels
+    for i, (c, k, p) in enumerate(zip(widths, KERNELS, PADDINGS, strict=True)):
+        layers += [nn.Conv2d(width, c, k, padding=p), nn.BatchNorm2d(c), nn.ELU()]
+        if i in POOL_AFTER:
+            layers.append(nn.MaxPool2d(2))
+        width = c
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(1)]
+    head = nn.Sequential(
+        nn.Linear(width, HEAD_WIDTH),
+        nn.BatchNorm1d(HEAD_WIDTH),
+        nn.ELU(),
+        nn.Linear(HEAD_WIDTH, num_classes),
+    )
+    return ImageClassifier(
+        nn.Sequential(*layers),
+        head,
+        group=group,
+        in_channels=in_channels,
+        num_classes=num_classes,
+        min_input_size=_MIN_SIZE,
+    )
+
+
+def build_cnn(
+    in_channels: int = 1,
+    num_classes: int = 10,
+    widths: tuple[int, ...] = CNN_WIDTHS,
+    group: str = "C16",
+) -> ImageClassifier:
+    """Weiler & Cesa's plain baseline (``ExpCNN``): the steerable model's topology with `Conv2d`.
+
+    Args:
+        in_channels: input channels.
+        num_classes: logits.
+        widths: channels of the six layers (the paper's 16, 96, 128, 128, 192, 64).
+        group: the group it is typed for (its equivariant partner's), for equivariance checks.
+
+    Example:
+        >>> from symml.models import build, parameter_count
+        >>> parameter_count(build("cnn"))
+        1684394
+    """
+    owner = "cnn"
+    check_positive(in_channels, owner, "in_channels")
+    check_positive(num_classes, owner, "num_classes")
+    point = point_group(group, owner, finite=False)
+    return _plain_cnn(_check_widths(widths, owner), in_channels, num_classes, point)
+
+
+def build_cnn_channel_matched(
+    group: str = "C16",
+    fixparams: bool = True,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    maximum_frequency: int = 3,
+    widths: tuple[int, ...] = BASE_WIDTHS,
+) -> ImageClassifier:
+    """A plain CNN with the feature size of ``steerable_cnn`` on ``group``: each layer has as many
+    channels as that model's fields have dimensions (e.g. 256, 384, … for C16).
+
+    Example:
+        >>> from symml.models import build
+        >>> model = build("cnn_channel_matched", group="C4")
+        >>> model.features[0].out_channels  # 16 regular C4 fields = 64 channels
+        64
+    """
+    owner = "cnn_channel_matched"
+    point = point_group(group, owner, finite=False)
+    dim = sum(f.dim for f in _field(point, maximum_frequency))
+    sizes = layer_widths(point, fixparams, maximum_frequency, _check_widths(widths, owner))
+    check_positive(in_channels, owner, "in_channels")
+    check_positive(num_classes, owner, "num_classes")
+    return _plain_cnn(tuple(c * dim for c in sizes), in_channels, num_classes, point)

@@ -1,0 +1,218 @@
+"""Plots of a report (`symml.training.report`), drawn with matplotlib.
+
+Figures are built with `matplotlib.figure.Figure` directly, not through ``pyplot``: no global
+backend switch, no figure registry to leak into, and saving picks the Agg/SVG canvas by file type.
+Drawing happens inside a style context (matplotlib defaults + the settings below), so a user's
+matplotlibrc changes nothing and the files are byte-for-byte reproducible (``svg.hashsalt``, no
+date in the SVG metadata).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from matplotlib import style as mpl_style
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import LogFormatter, MultipleLocator, NullFormatter
+
+from symml.training.report import file_stem
+from symml.training.results import ReportRow, by_dataset, largest_per_label, metric_name
+from symml.training.rundir import write_atomic
+
+_STYLE: dict[str, Any] = {
+    "svg.hashsalt": "symml-report",
+    "svg.fonttype": "none",  # text stays text in the SVG: searchable and editable
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "legend.fontsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_DPI = 150
+# a band that reaches 0 cannot be drawn on a log axis: it is cut at this fraction of the
+# smallest mean in the plot
+_LOG_FLOOR = 0.5
+
+
+class _PlainLogFormatter(LogFormatter):
+    """Log-axis tick labels as plain numbers (0.05, 40) rather than 5×10⁻²; matplotlib's
+    `LogFormatter` still decides which ticks get a label."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
+def _palette(name: str) -> list[tuple[float, float, float, float]]:
+    cmap = matplotlib.colormaps[name]  # a qualitative (listed) colormap: index i is color i
+    return [cmap(i) for i in range(cmap.N)]
+
+
+def line_styles(rows: list[ReportRow]) -> dict[str, dict[str, Any]]:
+    """Fixed matplotlib style per model label: color and marker by sorted label, dashed lines
+    for plain baselines (group ``"none"``), so a label looks the same in every plot."""
+    colors = _palette("tab10")
+    groups = {r.label: r.group for r in rows}
+    return {
+        label: {
+            "color": colors[i % len(colors)],
+            "marker": _MARKERS[i % len(_MARKERS)],
+            "linestyle": "--" if groups[label] == "none" else "-",
+        }
+        for i, label in enumerate(sorted(groups))
+    }
+
+
+def _y_label(rows: list[ReportRow]) -> str:
+    return f"test {metric_name(rows[0].metric)}"
+
+
+def data_efficiency_figure(rows: list[ReportRow], styles: dict[str, dict[str, Any]]) -> Figure:
+    """Test metric vs training-set size (log-log), one line per label with a ±std band;
+    published numbers as hollow markers. ``rows``: one dataset's rows."""
+    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    means = [r.test.mean for r in rows] + [r.published for r in rows if r.published is not None]
+    log_y = min(means) > 0
+    floor = _LOG_FLOOR * min(means)
+    for label in sorted({r.label for r in rows}):
+        line = sorted((r for r in rows if r.label == label), key=lambda r: r.train_size)
+        style = styles[label]
+        x = [r.train_size for r in line]
+        mean = [r.test.mean for r in line]
+        low = [r.test.mean - r.test.std for r in line]
+        high = [r.test.mean + r.test.std for r in line]
+        ax.plot(x, mean, label=label, linewidth=1.8, markersize=6, **style)
+        if log_y:
+            low = [max(v, floor) for v in low]
+        ax.fill_between(x, low, high, color=style["color"], alpha=0.2, linewidth=0)
+        published = [(r.train_size, r.published) for r in line if r.published is not None]
+        if published:
+            ax.plot(
+                *zip(*published, strict=True),
+                linestyle="none",
+                marker=style["marker"],
+                markersize=10,
+                markerfacecolor="none",
+                markeredgecolor=style["color"],
+                markeredgewidth=1.6,
+            )
+    handles, labels = ax.get_legend_handles_labels()
+    if any(r.published is not None for r in rows):
+        hollow = Line2D([], [], linestyle="none", marker="o", markersize=10, color="0.2")
+        hollow.set_markerfacecolor("none")
+        handles.append(hollow)
+        labels.append("published")
+    ax.set_xscale("log")
+    sizes = sorted({r.train_size for r in rows})
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    if log_y:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_PlainLogFormatter())
+        ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
+    else:
+        ax.set_ylim(bottom=0)  # both metrics (MSE, error) are non-negative
+    ax.set_xlabel("training-set size (samples)")
+    ax.set_ylabel(_y_label(rows))
+    ax.set_title(f"Data efficiency on {rows[0].dataset} (mean ± std over seeds)")
+    fig.legend(handles, labels, loc="outside right upper", title="model")
+    return fig
+
+
+def generalization_figure(rows: list[ReportRow]) -> Figure:
+    """Grouped bars per label (largest training set): in-distribution test metric and each
+    transformed test set, with ±std error bars. ``rows``: one dataset's rows."""
+    largest = largest_per_label(rows)
+    names = sorted({n for r in largest for n in r.transformed})
+    sets = ["in-distribution", *names]
+    set_colors = ["0.35", *_palette("Set2")]
+    width = 0.8 / len(sets)
+    fig = Figure(figsize=(max(6.5, 1.2 + 0.35 * len(sets) * len(largest)), 5.2))
+    fig.set_layout_engine("constrained")
+    ax = fig.add_subplot()
+    values = []
+    for j, name in enumerate(sets):
+        bars = [
+            (i + (j - (len(sets) - 1) / 2) * width, s)
+            for i, r in enumerate(largest)
+            if (s := r.test if name == "in-distribution" else r.transformed.get(name)) is not None
+        ]
+        values += [s.mean for _, s in bars]
+        ax.bar(
+            [x for x, _ in bars],
+            [s.mean for _, s in bars],
+            width,
+            yerr=[s.std for _, s in bars],
+            capsize=3,
+            color=set_colors[j % len(set_colors)],
+            label=name,
+        )
+    if min(values) > 0 and max(values) / min(values) > 100:
+        ax.set_yscale("log")
+    ax.set_xticks(range(len(largest)), [f"{r.label}\n{r.train_size:,} samples" for r in largest])
+    ax.grid(axis="x", visible=False)
+    ax.set_ylabel(_y_label(rows))
+    ax.set_title(f"Generalization on {rows[0].dataset}")
+    fig.legend(loc="outside lower center", ncols=min(len(sets), 4), title="test set")
+    return fig
+
+
+def angles_figure(rows: list[ReportRow], styles: dict[str, dict[str, Any]]) -> Figure:
+    """Test metric vs angle (degrees), one panel per angle grid, one line per label at its
+    largest training set with angle curves, ±std band. ``rows``: one dataset's rows."""
+    names = sorted({n for r in rows for n in r.angle_curves})
+    fig = Figure(figsize=(1.5 + 5.5 * len(names), 4.5), layout="constrained")
+    axes: list[Axes] = list(fig.subplots(1, len(names), squeeze=False)[0])
+    handles: dict[str, Any] = {}
+    for ax, name in zip(axes, names, strict=True):
+        for r in largest_per_label([r for r in rows if name in r.angle_curves]):
+            curve = r.angle_curves[name]
+            style = styles[r.label]
+            (handles[r.label],) = ax.plot(
+                curve.degrees, curve.mean, label=r.label, markersize=4, **style
+            )
+            low = [m - s for m, s in zip(curve.mean, curve.std, strict=True)]
+            high = [m + s for m, s in zip(curve.mean, curve.std, strict=True)]
+            ax.fill_between(curve.degrees, low, high, color=style["color"], alpha=0.2, lw=0)
+        span = max(max(r.angle_curves[name].degrees) for r in rows if name in r.angle_curves)
+        ax.xaxis.set_major_locator(MultipleLocator(90 if span > 180 else 45 if span > 90 else 15))
+        ax.set_xlabel(f"{name} angle (degrees)")
+        ax.set_ylabel(_y_label(rows))
+        ax.set_title(f"{name.capitalize()} on {rows[0].dataset} (largest training set per model)")
+    labels = sorted(handles)
+    fig.legend([handles[k] for k in labels], labels, loc="outside right upper", title="model")
+    return fig
+
+
+def _save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
+    paths = []
+    for fmt, metadata in (("png", {}), ("svg", {"Date": None})):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=_DPI, metadata=metadata)
+        path = out_dir / f"{stem}.{fmt}"
+        write_atomic(path, buffer.getvalue())
+        paths.append(path)
+    return paths
+
+
+def draw_plots(rows: list[ReportRow], out_dir: Path) -> list[Path]:
+    """Write every plot of the report into ``out_dir``; returns the paths written."""
+    written: list[Path] = []
+    with mpl_style.context(["default", _STYLE]):
+        styles = line_styles(rows)
+        for dataset, group in by_dataset(rows).items():
+            stem = file_stem(dataset)
+            written += _save(
+                data_efficiency_figure(group, styles), out_dir, f"data_efficiency_{stem}"
+            )
+            if any(r.transformed for r in group):
+                written += _save(generalization_figure(group), out_dir, f"generalization_{stem}")
+            if any(r.angle_curves for r in group):
+                written += _save(angles_figure(group, styles), out_dir, f"angles_{stem}")
+    return written

@@ -1,0 +1,188 @@
+"""The datasets of a run: nested training subset, validation and test splits, transformed test
+sets, and data loaders for tensors or torch-geometric graphs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from symml import data as symml_data
+from symml.data import (
+    RandomGroupAction,
+    SymmetricDataset,
+    grid_test_sets,
+    nested_order,
+    random_test_set,
+)
+from symml.groups import O2, SO2, group_from_name
+from symml.training.config import DataConfig
+
+
+@dataclass
+class RunData:
+    """The splits of one run. ``train`` may be augmented; ``train_base`` never is."""
+
+    train: Dataset[Any]
+    train_base: SymmetricDataset
+    train_size: int
+    val: Dataset[Any]
+    test: Dataset[Any]
+    test_base: SymmetricDataset
+    transformed: dict[str, Dataset[Any]]
+    angle_curves: dict[str, list[tuple[float, Dataset[Any]]]]
+    is_graph: bool
+
+
+class _View(Dataset[Any]):
+    """Samples ``indices`` of a `SymmetricDataset` (all when None), optionally standardised with
+    ``stats = (x_mean, x_scale, y_mean, y_std)``; the group still acts on it like on the base."""
+
+    def __init__(
+        self,
+        base: SymmetricDataset,
+        indices: list[int] | None = None,
+        stats: tuple[torch.Tensor, ...] | None = None,
+    ) -> None:
+        self._base = base
+        self.indices = indices if indices is not None else list(range(len(base)))
+        self.stats = stats
+        self.group = base.group
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Any:
+        sample = self._base[self.indices[index]]
+        if self.stats is None:
+            return sample
+        x, y = sample
+        x_mean, x_scale, y_mean, y_std = self.stats
+        return (x - x_mean) / x_scale, (y - y_mean) / y_std
+
+    def reps(self, group: Any = None) -> Any:
+        return self._base.reps(group)
+
+    def act(self, g: Any, sample: Any, *, interpolation: bool = True) -> Any:
+        return self._base.act(g, sample, interpolation=interpolation)
+
+    @property
+    def input_rep(self) -> Any:
+        return self._base.input_rep
+
+    @property
+    def target_rep(self) -> Any:
+        return self._base.target_rep
+
+    @property
+    def labels(self) -> torch.Tensor | None:
+        labels = self._base.labels
+        return None if labels is None else labels[self.indices]
+
+
+def _split(config: DataConfig, split: str) -> SymmetricDataset:
+    try:
+        return symml_data.build(config.name, split, **config.options)
+    except ValueError as err:
+        raise ValueError(f"data ({config.name}, split {split!r}): {err}") from err
+
+
+def _subset(dataset: SymmetricDataset, size: int | None, seed: int, what: str) -> Any:
+    if size is None:
+        return dataset
+    if size > len(dataset):
+        raise ValueError(
+            f"data.{what}: {size} samples requested but the split has only {len(dataset)}"
+        )
+    order = nested_order(len(dataset), dataset.labels, seed)  # nested: 1k inside 2k
+    return _View(dataset, order[:size].tolist())
+
+
+def _standardized(dataset: Any, stats: tuple[torch.Tensor, ...]) -> _View:
+    if isinstance(dataset, _View):
+        return _View(dataset._base, dataset.indices, stats)
+    return _View(dataset, None, stats)
+
+
+def build_run_data(config: DataConfig, seed: int) -> RunData:
+    """Build every split of a run from its data config (``seed`` picks the training subset)."""
+    train_full = _split(config, config.train_split)
+    train = _subset(train_full, config.train_size, seed, "train_size")
+    val = _subset(_split(config, config.val_split), config.val_size, 0, "val_size")
+    test = _subset(_split(config, config.test_split), config.test_size, 0, "test_size")
+    if config.standardize:
+        if not hasattr(train_full, "stats"):
+            raise ValueError(
+                f"data.standardize: dataset {config.name!r} has no stats(); set it to false"
+            )
+        stats = tuple(t.to(train_full[0][0].dtype) for t in train_full.stats())
+        train, val, test = (_standardized(d, stats) for d in (train, val, test))
+    transformed: dict[str, Dataset[Any]] = {}
+    curves: dict[str, list[tuple[float, Dataset[Any]]]] = {}
+    for spec in config.transformed_tests:
+        group = group_from_name(spec.group) if spec.group else test.group
+        if spec.kind == "random":
+            transformed[spec.name] = random_test_set(test, group, seed=1)
+        elif isinstance(group, (SO2, O2)):
+            for name, ds in grid_test_sets(test, group, steps=spec.steps).items():
+                flipped = name.startswith("flip_")
+                degrees = float(name.removeprefix("flip_").removeprefix("rot"))
+                key = spec.name + ("_flipped" if flipped else "")
+                curves.setdefault(key, []).append((math.radians(degrees), ds))
+        else:
+            for name, ds in grid_test_sets(test, group, steps=spec.steps).items():
+                transformed[f"{spec.name}_{name}"] = ds
+    train_ds: Dataset[Any] = RandomGroupAction(train, seed=seed) if config.augment else train
+    sample = test[0]
+    return RunData(
+        train=train_ds,
+        train_base=train,
+        train_size=len(train),
+        val=val,
+        test=test,
+        test_base=test,
+        transformed=transformed,
+        angle_curves=curves,
+        is_graph=not isinstance(sample, tuple),
+    )
+
+
+def loader(
+    dataset: Dataset[Any],
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int,
+    is_graph: bool,
+    num_workers: int = 0,
+    distributed: bool = False,
+) -> DataLoader[Any]:
+    """A seeded loader; torch-geometric's for graphs (it batches `Data` into a `Batch`)."""
+    generator = torch.Generator().manual_seed(seed)
+    sampler: DistributedSampler[Any] | None = None
+    if distributed:
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=False)
+        shuffle = False
+    if is_graph:
+        from torch_geometric.loader import DataLoader as GraphLoader
+
+        return GraphLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            num_workers=num_workers,
+            sampler=sampler,
+        )
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+        sampler=sampler,
+    )

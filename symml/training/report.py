@@ -1,0 +1,315 @@
+"""Reports: finished runs aggregated over seeds into tables (markdown, CSV) and plots.
+
+`build_report` reads every ``result.json`` below a runs directory (``runs/<experiment>/<run_id>/``,
+see `symml.training.rundir`), groups the runs by (dataset, model label, training-set size) and
+writes into ``<runs_dir>/report/``:
+
+- ``results.md``: per dataset, the main table (model, group, parameters, train size, test metric
+  mean ± std over seeds, published number) and a generalization table (largest training set per
+  model: in-distribution vs each transformed test set, and the trained model's equivariance error);
+- ``results.csv``: one row per (dataset, label, train size) with every aggregated number, and
+  ``angle_curves.csv`` (metric vs rotation angle) when runs recorded angle grids;
+- plots, each as PNG and SVG: ``data_efficiency_<dataset>``, ``generalization_<dataset>`` and
+  ``angles_<dataset>`` (see `symml.training._report_plots`).
+
+Reading and aggregating the runs (`collect`, `aggregate`) lives in `symml.training.results`;
+both are re-exported here. Standard deviations are sample standard deviations (``ddof=1``); with
+one seed they are 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from symml.training.results import (
+    ReportRow,
+    Summary,
+    aggregate,
+    by_dataset,
+    collect,
+    find_runs,
+    largest_per_label,
+    metric_name,
+    read_result,
+)
+from symml.training.rundir import write_atomic
+
+_NONE = "—"
+_MAIN_ALIGN = "llrrlr"  # columns of `main_table`: l(eft) or r(ight)
+
+
+def _cell(summary: Summary | None) -> str:
+    return _NONE if summary is None else str(summary)
+
+
+def _number(value: float | None) -> str:
+    return _NONE if value is None else f"{value:.3g}"
+
+
+def _md_table(header: list[str], align: str, body: list[list[str]]) -> list[str]:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    rule = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    return [line(header), rule, *(line(cells) for cells in body)]
+
+
+def main_table(rows: list[ReportRow]) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the main table of one dataset's rows."""
+    header = [
+        "model",
+        "group",
+        "params",
+        "train size",
+        f"test {metric_name(rows[0].metric)} (mean ± std)",
+        "published",
+    ]
+    body = [
+        [r.label, r.group, f"{r.parameters:,}", f"{r.train_size:,}", str(r.test)]
+        + [_number(r.published)]
+        for r in rows
+    ]
+    return header, body
+
+
+def generalization_table(rows: list[ReportRow]) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of one dataset's generalization table (largest train size per label)."""
+    largest = largest_per_label(rows)
+    names = sorted({n for r in largest for n in r.transformed})
+    header = ["model", "group", "train size", "in-distribution", *names, "equivariance error"]
+    body = [
+        [r.label, r.group, f"{r.train_size:,}", str(r.test)]
+        + [_cell(r.transformed.get(n)) for n in names]
+        + [_cell(r.equivariance_error)]
+        for r in largest
+    ]
+    return header, body
+
+
+def file_stem(dataset: str) -> str:
+    """A dataset name made safe for file names (``data_efficiency_<stem>.png``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", dataset)
+
+
+def to_markdown(
+    rows: list[ReportRow], finished: int, unfinished: list[str], failed: list[str]
+) -> str:
+    """The ``results.md`` text; ``unfinished`` and ``failed`` are run paths to list."""
+    counts = f"{finished} finished runs, {len(unfinished)} unfinished"
+    counts += f" ({len(failed)} of them failed)" if failed else ""
+    lines = ["# Results", "", f"{counts}. Each cell: mean ± sample standard deviation (n seeds)."]
+    if unfinished:
+        lines += ["", "Unfinished runs (not in the tables):", ""]
+        for path in unfinished:
+            lines.append(f"- `{path}`" + (" (failed: see failed.json)" if path in failed else ""))
+    for dataset, group in by_dataset(rows).items():
+        stem = file_stem(dataset)
+        metric = metric_name(group[0].metric)
+        header, body = main_table(group)
+        lines += ["", f"## {dataset}", "", f"Test {metric} (lower is better).", ""]
+        lines += _md_table(header, _MAIN_ALIGN, body)
+        lines += ["", f"![data efficiency on {dataset}](data_efficiency_{stem}.png)", ""]
+        header, body = generalization_table(group)
+        lines += [f"### Generalization on {dataset}", "", "Largest training set per model.", ""]
+        lines += _md_table(header, "llr" + "l" * (len(header) - 3), body)
+        if any(r.transformed for r in group):
+            lines += ["", f"![generalization on {dataset}](generalization_{stem}.png)"]
+        if any(r.angle_curves for r in group):
+            lines += ["", f"![{metric} vs angle on {dataset}](angles_{stem}.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[ReportRow]) -> str:
+    """The ``results.csv`` text: one row per (dataset, label, train size)."""
+    names = sorted({n for r in rows for n in r.transformed})
+    stats = ["test", "val"] + [f"transformed_{n}" for n in names] + ["equivariance_error"]
+    header = ["dataset", "metric", "label", "model", "group", "baseline", "augment"]
+    header += ["train_size", "n_seeds", "seeds", "parameters", "published"]
+    header += [f"{s}_{part}" for s in stats for part in ("mean", "std", "n")]
+    header += ["wall_time_s_mean", "throughput_mean"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for r in rows:
+        summaries = [r.test, r.val] + [r.transformed.get(n) for n in names]
+        summaries.append(r.equivariance_error)
+        cells: list[Any] = [r.dataset, r.metric, r.label, r.model, r.group, r.baseline or ""]
+        cells += [r.augment, r.train_size, len(r.seeds), ";".join(map(str, r.seeds))]
+        cells += [r.parameters, "" if r.published is None else repr(r.published)]
+        for s in summaries:
+            cells += ["", "", ""] if s is None else [repr(s.mean), repr(s.std), s.n]
+        throughput = "" if r.throughput is None else repr(r.throughput.mean)
+        cells += [repr(r.wall_time_s.mean), throughput]
+        writer.writerow(cells)
+    return out.getvalue()
+
+
+def angle_curves_csv(rows: list[ReportRow]) -> str:
+    """The ``angle_curves.csv`` text: one line per (dataset, label, train size, curve, angle)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["dataset", "label", "train_size", "curve", "degrees", "mean", "std", "n"])
+    for r in rows:
+        for name, c in sorted(r.angle_curves.items()):
+            for deg, mean, std in zip(c.degrees, c.mean, c.std, strict=True):
+                writer.writerow(
+                    [r.dataset, r.label, r.train_size, name, repr(deg), repr(mean), repr(std), c.n]
+                )
+    return out.getvalue()
+
+
+# ----- the report ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Report:
+    """What `build_report` wrote.
+
+    Attributes:
+        runs_dir: the directory the runs were read from.
+        out_dir: where the files were written.
+        rows: the aggregated rows, sorted by (dataset, label, train size).
+        files: every file written, sorted.
+        markdown: the text of ``results.md``.
+        finished: number of finished runs (with ``result.json``).
+        unfinished_runs: run directories without ``result.json``, relative to ``runs_dir``.
+        failed_runs: those of them that stopped on a non-finite loss (``failed.json``).
+    """
+
+    runs_dir: Path
+    out_dir: Path
+    rows: tuple[ReportRow, ...]
+    files: tuple[Path, ...]
+    markdown: str
+    finished: int
+    unfinished_runs: tuple[Path, ...]
+    failed_runs: tuple[Path, ...]
+
+    @property
+    def unfinished(self) -> int:
+        """Number of runs without ``result.json`` (failed ones included)."""
+        return len(self.unfinished_runs)
+
+    def summary_table(self) -> Table:
+        """The main table of each dataset (as in ``results.md``), stacked in one rich grid
+        `Table` titled with the run counts, for the CLI to print."""
+        title = f"{self.finished} finished runs, {self.unfinished} unfinished"
+        title += f" ({len(self.failed_runs)} failed)" if self.failed_runs else ""
+        grid = Table.grid(padding=(1, 0))
+        grid.title = title
+        for dataset, rows in by_dataset(self.rows).items():
+            header, body = main_table(rows)
+            table = Table(title=dataset)
+            for name, align in zip(header, _MAIN_ALIGN, strict=True):
+                table.add_column(name, justify="right" if align == "r" else "left")
+            for cells in body:
+                table.add_row(*cells)
+            grid.add_row(table)
+        return grid
+
+
+def build_report(runs_dir: Path, out_dir: Path | None = None) -> Report:
+    """Aggregate the finished runs below ``runs_dir`` into tables and plots.
+
+    Args:
+        runs_dir: a directory of runs (``runs/`` or ``runs/<experiment>/``), searched at any
+            depth for ``result.json``.
+        out_dir: where to write; default ``runs_dir / "report"``.
+
+    Returns:
+        A `Report` naming the files written (``results.md``, ``results.csv``, and per dataset
+        ``data_efficiency_<dataset>``, ``generalization_<dataset>`` when runs have transformed
+        test sets, ``angles_<dataset>`` when they have angle curves, each as PNG and SVG).
+
+    Raises:
+        FileNotFoundError: ``runs_dir`` does not exist.
+        ValueError: no finished runs, or a ``result.json`` is corrupt (see `aggregate`).
+
+    Example:
+        >>> import json, shutil, tempfile
+        >>> from pathlib import Path
+        >>> runs = Path(tempfile.mkdtemp()) / "runs"
+        >>> for seed, test in [(0, 0.1), (1, 0.3)]:
+        ...     result = dict(
+        ...         run_id=f"run{seed}",
+        ...         experiment="demo",
+        ...         status="finished",
+        ...         model="mlp",
+        ...         model_group="none",
+        ...         dataset="o5",
+        ...         train_size=100,
+        ...         seed=seed,
+        ...         label="mlp",
+        ...         metric="mse",
+        ...         test=test,
+        ...         val=test,
+        ...         parameters=1000,
+        ...         epochs=3,
+        ...         wall_time_s=1.0,
+        ...         throughput=100.0,
+        ...     )
+        ...     (runs / "demo" / f"run{seed}").mkdir(parents=True)
+        ...     _ = (runs / "demo" / f"run{seed}" / "result.json").write_text(json.dumps(result))
+        >>> report = build_report(runs)
+        >>> report.finished, report.unfinished
+        (2, 0)
+        >>> sorted(p.name for p in report.files)[:3]
+        ['data_efficiency_o5.png', 'data_efficiency_o5.svg', 'results.csv']
+        >>> shutil.rmtree(runs.parent)
+    """
+    runs_dir = Path(runs_dir)
+    finished, unfinished = find_runs(runs_dir)
+    failed = [run for run in unfinished if (run / "failed.json").is_file()]
+    if not finished:
+        found = f"; found {len(unfinished)} unfinished run(s)" if unfinished else ""
+        raise ValueError(
+            f"no finished runs under {runs_dir} (looked for */result.json at any depth{found}); "
+            "produce runs with `symml run CONFIG` or `symml sweep CONFIG`, then report the "
+            "directory they write (runs/<experiment>)"
+        )
+    rows = aggregate([read_result(run / "result.json") for run in finished])
+    out_dir = Path(out_dir) if out_dir is not None else runs_dir / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rel_unfinished = [run.relative_to(runs_dir) for run in unfinished]
+    rel_failed = [run.relative_to(runs_dir) for run in failed]
+    markdown = to_markdown(
+        rows, len(finished), [str(p) for p in rel_unfinished], [str(p) for p in rel_failed]
+    )
+    texts = {"results.md": markdown, "results.csv": to_csv(rows)}
+    if any(r.angle_curves for r in rows):
+        texts["angle_curves.csv"] = angle_curves_csv(rows)
+    for name, text in texts.items():
+        write_atomic(out_dir / name, text)
+    # matplotlib loads only when a report is drawn, so importing symml.training stays light
+    from symml.training._report_plots import draw_plots
+
+    written = [out_dir / name for name in texts] + draw_plots(rows, out_dir)
+    return Report(
+        runs_dir=runs_dir,
+        out_dir=out_dir,
+        rows=tuple(rows),
+        files=tuple(sorted(written)),
+        markdown=markdown,
+        finished=len(finished),
+        unfinished_runs=tuple(rel_unfinished),
+        failed_runs=tuple(rel_failed),
+    )
+
+
+__all__ = [
+    "Report",
+    "aggregate",
+    "angle_curves_csv",
+    "build_report",
+    "collect",
+    "file_stem",
+    "generalization_table",
+    "main_table",
+    "to_csv",
+    "to_markdown",
+]

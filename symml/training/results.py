@@ -1,0 +1,318 @@
+"""Finished runs and their results, aggregated over seeds.
+
+A run directory (``runs/<experiment>/<run_id>/``, see `symml.training.rundir`) holds
+``result.json`` once the run finished. `collect` reads those files (checked against `RunResult`),
+`aggregate` groups them by (dataset, model label, training-set size) into `ReportRow` s with the
+mean and sample standard deviation (``ddof=1``; 0 for one seed) over seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
+
+# files that make a directory a run (result.json: finished; failed.json: stopped on NaN/inf)
+_RUN_MARKERS = frozenset({"result.json", "failed.json", "manifest.json", "metrics.jsonl"})
+_METRIC_NAMES = {"mse": "MSE", "error": "classification error (%)"}  # both: lower is better
+
+
+def metric_name(metric: str) -> str:
+    """Readable name of a result's ``metric`` (``"mse"``, or ``"error"`` in percent)."""
+    return _METRIC_NAMES[metric]
+
+
+# an angle curve: (angle in radians, metric) pairs, at least one
+_Curve = Annotated[list[tuple[FiniteFloat, FiniteFloat]], Field(min_length=1)]
+
+
+class RunResult(BaseModel):
+    """The schema of a finished run's ``result.json`` (keys the report does not use are kept
+    in the file and ignored here)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    run_id: str
+    experiment: str
+    status: Literal["finished"]
+    model: str
+    model_group: str
+    baseline: str | None = None
+    dataset: str
+    train_size: int = Field(ge=1)
+    seed: int
+    augment: bool = False
+    label: str
+    metric: Literal["mse", "error"]
+    test: FiniteFloat
+    val: FiniteFloat
+    transformed: dict[str, FiniteFloat] = {}
+    angle_curves: dict[str, _Curve] = {}
+    equivariance_error: FiniteFloat | None = None
+    parameters: int = Field(ge=0)
+    epochs: int = Field(ge=0)
+    wall_time_s: FiniteFloat = Field(ge=0)
+    throughput: FiniteFloat | None = Field(ge=0)  # None when the wall time was too short
+    published: FiniteFloat | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and sample standard deviation of ``n`` values (one per seed)."""
+
+    mean: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Summary:
+        """Summarise one value per seed; ``std`` is 0 for a single value."""
+        data = list(values)
+        if not data:
+            raise ValueError("Summary.of: expected at least one value (got none)")
+        std = statistics.stdev(data) if len(data) > 1 else 0.0
+        return cls(statistics.fmean(data), std, len(data))
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3g} ± {self.std:.2g} (n={self.n})"
+
+
+@dataclass(frozen=True)
+class AngleCurve:
+    """Metric vs angle: per angle (degrees), mean and std over ``n`` seeds."""
+
+    degrees: tuple[float, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    n: int
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One model line at one training-set size: the runs of all its seeds aggregated."""
+
+    dataset: str
+    metric: str
+    label: str
+    model: str
+    group: str
+    baseline: str | None
+    augment: bool
+    train_size: int
+    seeds: tuple[int, ...]
+    parameters: int
+    test: Summary
+    val: Summary
+    transformed: Mapping[str, Summary]
+    angle_curves: Mapping[str, AngleCurve]
+    equivariance_error: Summary | None
+    published: float | None
+    wall_time_s: Summary
+    throughput: Summary | None
+
+
+def find_runs(runs_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Run directories below ``runs_dir``: (finished, unfinished), each sorted. A directory is a
+    run when it holds ``result.json``, ``failed.json``, ``manifest.json`` or ``metrics.jsonl``;
+    it is finished when it holds ``result.json``."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.exists():
+        raise FileNotFoundError(
+            f"runs_dir {runs_dir} does not exist; produce runs with `symml run CONFIG` or "
+            "`symml sweep CONFIG` first"
+        )
+    if not runs_dir.is_dir():
+        raise ValueError(
+            f"runs_dir must be a directory of runs (runs/<experiment>/<run_id>/), got the file "
+            f"{runs_dir}; pass its parent directory"
+        )
+    runs = sorted(
+        Path(folder) for folder, _, files in os.walk(runs_dir) if not _RUN_MARKERS.isdisjoint(files)
+    )
+    finished = [run for run in runs if (run / "result.json").is_file()]
+    unfinished = [run for run in runs if not (run / "result.json").is_file()]
+    return finished, unfinished
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """One ``result.json``, checked against `RunResult`; errors name the file."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path}: corrupt result.json ({err}); delete the run directory {path.parent} "
+            "and re-run the sweep to redo that run"
+        ) from err
+    _validate(raw, str(path))
+    return dict(raw)
+
+
+def collect(runs_dir: Path) -> list[dict[str, Any]]:
+    """The results of every finished run below ``runs_dir`` (any depth), sorted by path.
+
+    Runs without ``result.json`` (unfinished, or failed) are skipped; `find_runs` lists them.
+    """
+    finished, _ = find_runs(runs_dir)
+    return [read_result(run / "result.json") for run in finished]
+
+
+def _validate(raw: Any, where: str) -> RunResult:
+    try:
+        return RunResult.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "<top level>"
+        raise ValueError(
+            f"{where}: not a valid result.json: {key}: {first['msg']} "
+            f"({err.error_count()} error(s); the schema is symml.training.results.RunResult)"
+        ) from err
+
+
+def _same(results: list[RunResult], field: str, what: str) -> Any:
+    values = {getattr(r, field) for r in results}
+    if len(values) > 1:
+        ids = ", ".join(sorted(r.run_id for r in results))
+        raise ValueError(
+            f"runs {ids} ({what}) disagree on {field!r}: {sorted(map(str, values))}; they come "
+            "from different configs — report one experiment at a time "
+            "(symml report runs/<experiment>)"
+        )
+    return values.pop()
+
+
+def _angle_curve(results: list[RunResult], name: str, what: str) -> AngleCurve:
+    having = [r for r in results if name in r.angle_curves]
+    curves = [r.angle_curves[name] for r in having]
+    angles = [a for a, _ in curves[0]]
+    for r, curve in zip(having[1:], curves[1:], strict=True):
+        if len(curve) != len(angles) or any(
+            not math.isclose(a, b, abs_tol=1e-9) for a, (b, _) in zip(angles, curve, strict=False)
+        ):
+            raise ValueError(
+                f"angle curve {name!r} of runs {having[0].run_id} and {r.run_id} ({what}): "
+                "different angle grids; the seeds of a model must use one grid (same steps)"
+            )
+    per_angle = [Summary.of(curve[i][1] for curve in curves) for i in range(len(angles))]
+    return AngleCurve(
+        degrees=tuple(math.degrees(a) for a in angles),
+        mean=tuple(s.mean for s in per_angle),
+        std=tuple(s.std for s in per_angle),
+        n=len(curves),
+    )
+
+
+def _summary(values: list[float | None]) -> Summary | None:
+    """Summary of the seeds that recorded a value; None when none did."""
+    recorded = [v for v in values if v is not None]
+    return Summary.of(recorded) if recorded else None
+
+
+def _row(results: list[RunResult]) -> ReportRow:
+    first = results[0]
+    what = f"dataset={first.dataset}, label={first.label}, train_size={first.train_size}"
+    seeds: dict[int, str] = {}
+    for r in results:
+        if r.seed in seeds:
+            raise ValueError(
+                f"runs {seeds[r.seed]} and {r.run_id} ({what}) both have seed {r.seed}; they "
+                "come from different configs — report one experiment at a time "
+                "(symml report runs/<experiment>)"
+            )
+        seeds[r.seed] = r.run_id
+    for field in ("model", "model_group", "baseline", "augment", "parameters"):
+        _same(results, field, what)
+    with_published = [r for r in results if r.published is not None]
+    names = sorted({n for r in results for n in r.transformed})
+    curves = sorted({n for r in results for n in r.angle_curves})
+    return ReportRow(
+        dataset=first.dataset,
+        metric=first.metric,
+        label=first.label,
+        model=first.model,
+        group=first.model_group,
+        baseline=first.baseline,
+        augment=first.augment,
+        train_size=first.train_size,
+        seeds=tuple(sorted(seeds)),
+        parameters=first.parameters,
+        test=Summary.of(r.test for r in results),
+        val=Summary.of(r.val for r in results),
+        transformed={
+            n: Summary.of(r.transformed[n] for r in results if n in r.transformed) for n in names
+        },
+        angle_curves={n: _angle_curve(results, n, what) for n in curves},
+        equivariance_error=_summary([r.equivariance_error for r in results]),
+        published=_same(with_published, "published", what) if with_published else None,
+        wall_time_s=Summary.of(r.wall_time_s for r in results),
+        throughput=_summary([r.throughput for r in results]),
+    )
+
+
+def aggregate(results: Iterable[Mapping[str, Any]]) -> list[ReportRow]:
+    """Group run results by (dataset, label, train_size) and summarise over seeds.
+
+    Args:
+        results: ``result.json`` contents (as returned by `collect`).
+
+    Returns:
+        One `ReportRow` per group, sorted by (dataset, label, train_size).
+
+    Raises:
+        ValueError: a result does not match `RunResult`; two runs of a group share a seed or
+            disagree on the model; the runs of one dataset use different metrics.
+
+    Example:
+        >>> base = dict(
+        ...     run_id="r",
+        ...     experiment="demo",
+        ...     status="finished",
+        ...     model="emlp",
+        ...     model_group="O(5)",
+        ...     dataset="o5",
+        ...     train_size=100,
+        ...     label="emlp",
+        ...     metric="mse",
+        ...     val=0.1,
+        ...     parameters=1000,
+        ...     epochs=3,
+        ...     wall_time_s=1.0,
+        ...     throughput=100.0,
+        ... )
+        >>> rows = aggregate([{**base, "seed": s, "test": t} for s, t in [(0, 0.1), (1, 0.3)]])
+        >>> print(rows[0].label, rows[0].train_size, rows[0].test)
+        emlp 100 0.2 ± 0.14 (n=2)
+    """
+    groups: dict[tuple[str, str, int], list[RunResult]] = {}
+    for i, raw in enumerate(results):
+        result = _validate(raw, f"result #{i} ({raw.get('run_id', 'no run_id')})")
+        groups.setdefault((result.dataset, result.label, result.train_size), []).append(result)
+    per_dataset: dict[str, list[RunResult]] = {}
+    for (dataset, _, _), members in groups.items():
+        per_dataset.setdefault(dataset, []).extend(members)
+    for dataset, members in per_dataset.items():
+        _same(members, "metric", f"dataset={dataset}")
+    return [_row(sorted(groups[key], key=lambda r: r.seed)) for key in sorted(groups)]
+
+
+def largest_per_label(rows: list[ReportRow]) -> list[ReportRow]:
+    """Per label, the row with the largest training set."""
+    best: dict[str, ReportRow] = {}
+    for row in rows:
+        if row.label not in best or row.train_size > best[row.label].train_size:
+            best[row.label] = row
+    return [best[label] for label in sorted(best)]
+
+
+def by_dataset(rows: Iterable[ReportRow]) -> dict[str, list[ReportRow]]:
+    """Rows grouped by dataset, datasets sorted, each group in row order."""
+    grouped: dict[str, list[ReportRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.dataset, []).append(row)
+    return {name: grouped[name] for name in sorted(grouped)}
