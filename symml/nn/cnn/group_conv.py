@@ -10,14 +10,12 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from symml.groups import FiniteGroup, Group
 from symml.nn.cnn._bank_cache import CachedFilterBank
 from symml.nn.cnn._fields import (
     check_choice,
-    check_images,
     check_positive,
     point_group,
     regular_fields,
@@ -90,38 +88,6 @@ class _RegularConv(CachedFilterBank):
         bank = self.expansion(self.weight)
         bias = None if self.bias is None else self.bias.repeat_interleave(self.group.order)
         return bank, bias
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``[B, C_in, H, W] -> [B, C_out, H', W']`` with ``H' = ⌊(H + 2p - d(k-1) - 1)/s⌋ + 1``."""
-        check_images(x, self.in_channels, type(self).__name__)
-        weight, bias = self.filter_bank()
-        padding = self.padding
-        if self.padding_mode == "circular" and padding:
-            x = F.pad(x, (padding,) * 4, mode="circular")
-            padding = 0
-        return F.conv2d(x, weight, bias, self.stride, padding, self.dilation)
-
-    def export(self) -> nn.Conv2d:
-        """A plain `torch.nn.Conv2d` holding the expanded filter bank (same function)."""
-        with torch.no_grad():
-            weight, bias = self._expand()
-        conv = nn.Conv2d(
-            self.in_channels,
-            self.out_channels,
-            self.kernel_size,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            bias=bias is not None,
-            padding_mode=self.padding_mode,  # type: ignore[arg-type]  # checked in __init__
-            device=weight.device,
-            dtype=weight.dtype,
-        )
-        with torch.no_grad():
-            conv.weight.copy_(weight)
-            if bias is not None and conv.bias is not None:
-                conv.bias.copy_(bias)
-        return conv
 
     def extra_repr(self) -> str:
         s = (

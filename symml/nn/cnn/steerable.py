@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from symml.nn.cnn import _escnn
@@ -12,7 +11,6 @@ from symml.nn.cnn._bank_cache import CachedFilterBank
 from symml.nn.cnn._fields import (
     PLANAR,
     check_choice,
-    check_images,
     check_positive,
     fibre_of,
 )
@@ -155,38 +153,6 @@ class SteerableConv2d(CachedFilterBank):
         if self.bias is not None and self.bias_basis is not None:
             bias = self.bias_basis.to(self.bias.dtype) @ self.bias
         return bank.reshape(self.out_channels, self.in_channels, k, k), bias
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``[B, rep_in.dim, H, W] -> [B, rep_out.dim, H', W']``."""
-        check_images(x, self.in_channels, type(self).__name__)
-        weight, bias = self.filter_bank()
-        padding = self.padding
-        if self.padding_mode == "circular" and padding:
-            x = F.pad(x, (padding,) * 4, mode="circular")
-            padding = 0
-        return F.conv2d(x, weight, bias, self.stride, padding, self.dilation)
-
-    def export(self) -> nn.Conv2d:
-        """A plain `torch.nn.Conv2d` holding the expanded filter bank (same function)."""
-        with torch.no_grad():
-            weight, bias = self._expand()
-        conv = nn.Conv2d(
-            self.in_channels,
-            self.out_channels,
-            self.kernel_size,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            bias=bias is not None,
-            padding_mode=self.padding_mode,  # type: ignore[arg-type]  # checked in __init__
-            device=weight.device,
-            dtype=weight.dtype,
-        )
-        with torch.no_grad():
-            conv.weight.copy_(weight)
-            if bias is not None and conv.bias is not None:
-                conv.bias.copy_(bias)
-        return conv
 
     def to_escnn(self) -> nn.Module:
         """An escnn ``R2Conv`` with this layer's field types and weights (same function)."""
