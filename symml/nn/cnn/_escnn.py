@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from symml.groups import O2, SO2, Cyclic, Dihedral, Group
+from symml.nn.cnn import _escnn_cg
 from symml.nn.cnn._fields import fields
 from symml.reps import Irrep, Quotient, Rep, regular, to_escnn
 
@@ -35,12 +36,14 @@ MAXIMUM_FREQUENCY = 6  # escnn's default band limit for the harmonics of SO(2)/O
 def import_escnn(owner: str) -> Any:
     """``escnn.nn`` (importing escnn), or an ImportError naming the extra that provides it."""
     try:
-        return importlib.import_module("escnn.nn")
+        enn = importlib.import_module("escnn.nn")
     except ImportError as err:
         raise ImportError(
             f"{owner} needs escnn, an optional extra: pip install 'symml[steerable]' (its "
             "dependency py3nj needs a Fortran compiler, e.g. apt-get install gfortran)"
         ) from err
+    _escnn_cg.install()
+    return enn
 
 
 @functools.cache
