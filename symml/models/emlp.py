@@ -10,6 +10,8 @@ representation plus gate scalars, an `EquivariantBilinear` B, a `GatedNonlineari
 
 from __future__ import annotations
 
+from typing import cast
+
 from torch import Tensor, nn
 
 from symml.groups import Group, group_from_name
@@ -118,10 +120,21 @@ class EMLPBlock(nn.Module):
         self.gate = GatedNonlinearity(hidden)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.linear(x)
+        if x.shape[-1] != self.rep_in.dim:
+            raise ValueError(
+                f"EMLPBlock: expected inputs [..., {self.rep_in.dim}] for rep_in {self.rep_in} "
+                f"(got {list(x.shape)})"
+            )
+        flat = x.reshape(-1, x.shape[-1])
+        return self.forward_t(flat.t()).t().reshape(*x.shape[:-1], self.rep_out.dim)
+
+    def forward_t(self, xt: Tensor) -> Tensor:
+        """The same map on feature-major inputs ``[rep_in.dim, B] → [hidden.dim, B]``: the
+        bilinear products vectorise over a contiguous batch, so the block stays in this layout."""
+        h = self.linear.forward_t(xt)
         if self.bilinear is not None:
-            h = self.bilinear(h) + h
-        return self.gate(h)
+            h = self.bilinear.forward_t(h) + h
+        return self.gate.forward_t(h)
 
 
 class EMLP(EquivariantSequential):
@@ -158,6 +171,20 @@ class EMLP(EquivariantSequential):
         blocks.append(EquivariantLinear(prev, rep_out))
         super().__init__(*blocks)
         self.hidden = hidden_rep
+        self._dims = (rep_in.dim, rep_out.dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        d_in, d_out = self._dims
+        if x.shape[-1] != d_in:
+            raise ValueError(
+                f"EMLP: expected inputs [..., {d_in}] for rep_in {self.rep_in} "
+                f"(got {list(x.shape)})"
+            )
+        # one transpose in and one out: every layer works feature-major ([d, B]) in between
+        h = x.reshape(-1, d_in).t()
+        for module in self:
+            h = cast(EMLPBlock | EquivariantLinear, module).forward_t(h)
+        return h.t().reshape(*x.shape[:-1], d_out)
 
 
 class MLP(nn.Sequential):

@@ -4,63 +4,55 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from symml.nn._expansion import runs
 from symml.nn._types import FieldType, field_types, is_trivial, same_matrices
 from symml.nn.linear import check_reps
 from symml.reps import Rep
 
 
-def _inner(x: Tensor, y: Tensor) -> Tensor:
-    """``out[b, i, k] = Σ_j x[b, i, j] y[b, k, j]`` for a small inner dimension j.
+def _contract(x: Tensor, y: Tensor) -> Tensor:
+    """``out[a, c, n] = Σ_k x[a, k, n] · y[k, c, n]``: B small matmuls, batch dimension n last.
 
-    A bmm of B tiny matrices is slow on CPU (10x here, backward included); for j <= 8 an unrolled
-    sum of broadcast products is fastest, above it one broadcast multiply and a reduction.
+    With the batch innermost and contiguous every step is a vectorised elementwise op over it;
+    batched matmul (bmm) of B tiny matrices is 10-50x slower on CPU, backward included. An
+    unrolled multiply-add over k keeps the working set at the output's size; a long k with a
+    small product ``[a, k, c, n]`` is cheaper as one broadcast product and sum (fewer kernels),
+    but a large product must not be materialised (fresh pages for megabytes cost more than the
+    arithmetic).
     """
-    if x.shape[-1] > 8:
-        return (x[:, :, None, :] * y[:, None, :, :]).sum(-1)
-    out = x[:, :, None, 0] * y[:, None, :, 0]
-    for j in range(1, x.shape[-1]):
-        out = out + x[:, :, None, j] * y[:, None, :, j]
+    a, k, c, n = x.shape[0], x.shape[1], y.shape[1], x.shape[2]
+    if k > 8 and (a * k * c * n <= 1 << 17 or a * c * n <= 1 << 14):
+        # contiguous operands: broadcasting the transposed ones from backward is 4x slower
+        return (x.contiguous()[:, :, None] * y.contiguous()[None]).sum(1)
+    xs = x.transpose(0, 1).unsqueeze(2).unbind(0)  # k × [a, 1, n]: one op, not k slicings
+    ys = y.unsqueeze(1).unbind(0)  # k × [1, c, n]
+    out = xs[0] * ys[0]
+    for xi, yi in zip(xs[1:], ys[1:], strict=True):
+        out = out.addcmul_(xi, yi)
     return out
 
 
-def _products(source: Tensor, x: Tensor, theta: Tensor) -> Tensor:
-    """``y[b, p, i] = Σ_{q, l, j} θ[p, q, l] · source[b, l, i, j] · x[b, q, j]``.
+class _Contract(torch.autograd.Function):
+    """`_contract` with a backward made of `_contract`s (autograd through the unrolled loop
+    would materialise a zero-filled gradient per slice)."""
 
-    Shapes: source ``[B, n, d_b, d_a]``, x ``[B, m_a, d_a]``, theta ``[m_b, m_a, n]`` →
-    ``[B, m_b, d_b]``. The contraction order is picked by cost: with d_a >= d_b, first the
-    products W_l(x)·x_q (`_inner`), then one GEMM with θ; with d_a < d_b, first θ with x (one
-    GEMM), then a broadcast multiply-sum with the sources (a bmm of B matrices [m_b, n] @ [n, d_b]
-    was 3-6x slower on CPU).
-    """
-    batch, n, d_b, d_a = source.shape
-    m_b, m_a, _ = theta.shape
-    if d_a >= d_b:
-        products = _inner(x, source.reshape(batch, n * d_b, d_a))  # [B, m_a, n·d_b]
-        # one GEMM over the whole batch: [B·d_b, m_a·n] @ [m_a·n, m_b]
-        products = products.reshape(batch, m_a * n, d_b).transpose(1, 2).reshape(-1, m_a * n)
-        y = products @ theta.reshape(m_b, m_a * n).T
-        return y.reshape(batch, d_b, m_b).transpose(1, 2)
-    mixed = torch.matmul(x.transpose(1, 2), theta.permute(1, 0, 2).reshape(m_a, m_b * n))
-    mixed = mixed.reshape(batch, d_a, m_b, n).permute(0, 2, 3, 1)  # [B, m_b, n, d_a]
-    return (mixed[:, :, :, None, :] * source[:, None]).sum((2, 4))
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, y: Tensor) -> Tensor:
+        ctx.save_for_backward(x, y)
+        return _contract(x, y)
 
-
-def _runs(types: tuple[FieldType, ...]) -> list[tuple[int, int, int]]:
-    """``(type, first copy, end copy)`` for each run of consecutive copies of one type, in the
-    order the runs appear in the representation (so concatenating them rebuilds the vector)."""
-    copies = sorted((off, ti, ci) for ti, t in enumerate(types) for ci, off in enumerate(t.offsets))
-    runs: list[tuple[int, int, int]] = []
-    for _, ti, ci in copies:
-        if runs and runs[-1][0] == ti and runs[-1][2] == ci:
-            runs[-1] = (ti, runs[-1][1], ci + 1)
-        else:
-            runs.append((ti, ci, ci + 1))
-    return runs
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        x, y = ctx.saved_tensors
+        grad = grad.contiguous()
+        gx = _Contract.apply(grad, y.transpose(0, 1)) if ctx.needs_input_grad[0] else None
+        gy = _Contract.apply(x.transpose(0, 1), grad) if ctx.needs_input_grad[1] else None
+        return gx, gy
 
 
 class Path(NamedTuple):
@@ -71,6 +63,29 @@ class Path(NamedTuple):
     b: int
     source: int
     sources: int
+
+
+class _Plan(NamedTuple):
+    """A path with the dimensions its forward needs and its contraction order."""
+
+    a: int
+    source: int
+    b: int
+    sources: int
+    d_a: int
+    d_b: int
+    theta_first: bool
+
+
+def _plan(path: Path, types_in: tuple[FieldType, ...], types_out: tuple[FieldType, ...]) -> _Plan:
+    """Order by cost: per sample, products first takes m_a·n·d_b·d_a multiply-adds in small
+    elementwise kernels and then m_b·m_a·n·d_b in a GEMM; θ first takes m_b·n·m_a·d_a in a GEMM
+    and m_b·n·d_b·d_a elementwise. An elementwise multiply-add costs ~4 GEMM ones here."""
+    a, b = types_in[path.a], types_out[path.b]
+    m_a, m_b, d_a, d_b, n = a.copies, b.copies, a.rep.dim, b.rep.dim, path.sources
+    products_first = 4 * m_a * n * d_b * d_a + m_b * m_a * n * d_b
+    theta_first = 4 * m_b * n * d_b * d_a + m_b * n * m_a * d_a
+    return _Plan(path.a, path.source, path.b, n, d_a, d_b, theta_first < products_first)
 
 
 @functools.cache
@@ -137,9 +152,14 @@ class EquivariantBilinear(nn.Module):
             )
         self._types_in: tuple[FieldType, ...] = types_in
         self._types_out: tuple[FieldType, ...] = types_out
-        for i, t in enumerate(types_in):
-            self.register_buffer(f"_in_{i}", t.indices().reshape(-1), persistent=False)
-        self._runs = _runs(types_out)
+        # the input's runs of consecutive copies, and which runs make up each type (in order)
+        in_runs = runs(types_in)
+        self._in_widths = [(last - first) * types_in[t].rep.dim for t, first, last in in_runs]
+        self._in_runs = [
+            [r for r, run in enumerate(in_runs) if run[0] == i] for i in range(len(types_in))
+        ]
+        self._runs = runs(types_out)
+        self._plans = [_plan(path, types_in, types_out) for path in self._paths]
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.rep_in.dim:
@@ -147,35 +167,51 @@ class EquivariantBilinear(nn.Module):
                 f"EquivariantBilinear: expected inputs [..., {self.rep_in.dim}] for rep_in "
                 f"{self.rep_in} (got {list(x.shape)})"
             )
-        batch = x.shape[:-1]
         flat = x.reshape(-1, x.shape[-1])
-        fields = [self._field(flat, i) for i in range(len(self._types_in))]
+        return self.forward_t(flat.t()).t().reshape(*x.shape[:-1], self.rep_out.dim)
+
+    def forward_t(self, xt: Tensor) -> Tensor:
+        """The same map on feature-major inputs: ``[d_in, B] → [d_out, B]`` (no width check).
+
+        Each path is a per-sample contraction (`_contract`, batch innermost) and one GEMM over
+        the whole batch with θ; the order — products first, or θ first — is the cheaper one.
+        """
+        xt = xt.contiguous()
+        batch = xt.shape[1]
+        # split, not slicing: the backward of k slices is k zero-filled [d_in, B] gradients
+        pieces = xt.split(self._in_widths)
+        fields = []
+        for t, run_ids in zip(self._types_in, self._in_runs, strict=True):
+            field = (
+                pieces[run_ids[0]] if len(run_ids) == 1 else torch.cat([pieces[r] for r in run_ids])
+            )
+            fields.append(field.view(t.copies, t.rep.dim, batch))
         outputs: dict[int, Tensor] = {}
-        for path, theta in zip(self._paths, self.weights, strict=True):
-            d_a, d_b = self._types_in[path.a].rep.dim, self._types_out[path.b].rep.dim
-            n = path.sources
-            source = fields[path.source][:, :n].reshape(-1, n, d_b, d_a)  # n matrices [d_b, d_a]
-            y = _products(source, fields[path.a], theta)  # [B, copies of b, d_b]
-            y = y.reshape(len(flat), -1)
-            outputs[path.b] = outputs[path.b] + y if path.b in outputs else y
+        for plan, theta in zip(self._plans, self.weights, strict=True):
+            n, d_a, d_b = plan.sources, plan.d_a, plan.d_b
+            m_b, m_a = theta.shape[0], theta.shape[1]
+            x_a = fields[plan.a]  # [m_a, d_a, B]
+            source = fields[plan.source][:n].reshape(n, d_b, d_a, batch)  # matrices [d_b, d_a]
+            if plan.theta_first:
+                # mixed[p, l, j] = Σ_q θ[p, q, l] x_a[q, j], then y[p, i] = Σ_{l,j} mixed · source
+                mixed = theta.transpose(1, 2).reshape(m_b * n, m_a) @ x_a.reshape(m_a, -1)
+                right = source.transpose(1, 2).reshape(n * d_a, d_b, batch)
+                y = _Contract.apply(mixed.view(m_b, n * d_a, batch), right)
+            else:
+                # products[q, l, i] = Σ_j source[l, i, j] x_a[q, j], then one GEMM with θ
+                right = source.permute(2, 0, 1, 3).reshape(d_a, n * d_b, batch)
+                products = _Contract.apply(x_a, right)
+                y = theta.reshape(m_b, m_a * n) @ products.view(m_a * n, d_b * batch)
+            y = y.view(m_b * d_b, batch)
+            outputs[plan.b] = outputs[plan.b] + y if plan.b in outputs else y
         pieces = []
         for bi, first, last in self._runs:  # runs of consecutive copies, in output order
             d = self._types_out[bi].rep.dim
             if bi in outputs:
-                pieces.append(outputs[bi][:, first * d : last * d])
+                pieces.append(outputs[bi][first * d : last * d])
             else:
-                pieces.append(flat.new_zeros(len(flat), (last - first) * d))
-        return torch.cat(pieces, 1).reshape(*batch, self.rep_out.dim)
-
-    def _field(self, flat: Tensor, i: int) -> Tensor:
-        """The copies of input type i, ``[B, m, d]``: a view when they are contiguous (the
-        usual layout), else a gather (index_select: its backward is an index_add)."""
-        t = self._types_in[i]
-        start, width = t.offsets[0], t.copies * t.rep.dim
-        if t.offsets == tuple(range(start, start + width, t.rep.dim)):
-            return flat[:, start : start + width].reshape(len(flat), t.copies, t.rep.dim)
-        picked = flat.index_select(1, getattr(self, f"_in_{i}"))
-        return picked.reshape(len(flat), t.copies, t.rep.dim)
+                pieces.append(xt.new_zeros((last - first) * d, batch))
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces, 0)
 
     def extra_repr(self) -> str:
         return f"rep_in={self.rep_in}, rep_out={self.rep_out}, paths={len(self._paths)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from symml.nn._expansion import assemble, expansion
+from symml.nn._expansion import Expansion, assemble, expansion
 from symml.reps import Rep, trivial
 
 
@@ -31,7 +31,7 @@ class EquivariantLinear(nn.Module):
     ``W = Σ_k θ_k B_k`` over an orthonormal basis of Hom_G(ρ_in, ρ_out) (`symml.reps.intertwiners`,
     solved once per pair of field types and memoised), so the layer has exactly
     ``dim Hom_G(ρ_in, ρ_out)`` weights; the bias lives on the trivial parts of ``rep_out``. W is
-    built from θ by a sparse expansion (no dense basis is stored) and cached in eval mode.
+    built from θ block by block (no dense basis is stored) and cached in eval mode.
     Initialisation: every output coordinate has variance ≈ 1 for unit-variance inputs.
 
     Args:
@@ -57,13 +57,6 @@ class EquivariantLinear(nn.Module):
         torch.Size([4, 3])
     """
 
-    _flat: Tensor
-    _coefficient: Tensor
-    _value: Tensor
-    _bias_flat: Tensor
-    _bias_coefficient: Tensor
-    _bias_value: Tensor
-
     def __init__(self, rep_in: Rep, rep_out: Rep, bias: bool = True) -> None:
         super().__init__()
         check_reps(rep_in, rep_out, "EquivariantLinear")
@@ -80,35 +73,35 @@ class EquivariantLinear(nn.Module):
             )
         dtype = torch.get_default_dtype()
         self.weight_coefficients = nn.Parameter(exp.std.to(dtype) * torch.randn(exp.size))
-        self.register_buffer("_flat", exp.flat, persistent=False)
-        self.register_buffer("_coefficient", exp.coefficient, persistent=False)
-        self.register_buffer("_value", exp.value.to(dtype), persistent=False)
+        self._exp = exp
+        self._register_bases("_basis", exp)
+        self._bias_exp: Expansion | None = None
+        self.bias_coefficients: nn.Parameter | None = None
         if bias_exp is not None and bias_exp.size:
-            self.bias_coefficients: nn.Parameter | None = nn.Parameter(torch.zeros(bias_exp.size))
-            self.register_buffer("_bias_flat", bias_exp.flat, persistent=False)
-            self.register_buffer("_bias_coefficient", bias_exp.coefficient, persistent=False)
-            self.register_buffer("_bias_value", bias_exp.value.to(dtype), persistent=False)
-        else:
-            self.bias_coefficients = None
+            self.bias_coefficients = nn.Parameter(torch.zeros(bias_exp.size))
+            self._bias_exp = bias_exp
+            self._register_bases("_bias_basis", bias_exp)
         self._cache: tuple[object, Tensor, Tensor | None] | None = None
+
+    def _register_bases(self, prefix: str, exp: Expansion) -> None:
+        # buffers, so that .to() / .double() move them; not persistent: derived from the reps
+        dtype = torch.get_default_dtype()
+        for i, blk in enumerate(exp.blocks):
+            self.register_buffer(f"{prefix}_{i}", blk.basis.to(dtype), persistent=False)
+
+    def _bases(self, prefix: str, exp: Expansion) -> list[Tensor]:
+        return [getattr(self, f"{prefix}_{i}") for i in range(len(exp.blocks))]
 
     def weight(self) -> Tensor:
         """The equivariant matrix W ``[d_out, d_in]``."""
-        shape = (self.rep_out.dim, self.rep_in.dim)
-        return assemble(self._flat, self._coefficient, self._value, self.weight_coefficients, shape)
+        return assemble(self._exp, self._bases("_basis", self._exp), self.weight_coefficients)
 
     def bias(self) -> Tensor | None:
         """The invariant bias ``[d_out]`` (None without one)."""
-        if self.bias_coefficients is None:
+        if self.bias_coefficients is None or self._bias_exp is None:
             return None
-        b = assemble(
-            self._bias_flat,
-            self._bias_coefficient,
-            self._bias_value,
-            self.bias_coefficients,
-            (self.rep_out.dim, 1),
-        )
-        return b[:, 0]
+        exp = self._bias_exp
+        return assemble(exp, self._bases("_bias_basis", exp), self.bias_coefficients)[:, 0]
 
     def _weight_and_bias(self) -> tuple[Tensor, Tensor | None]:
         if self.training or torch.is_grad_enabled():
@@ -128,6 +121,11 @@ class EquivariantLinear(nn.Module):
             )
         w, b = self._weight_and_bias()
         return nn.functional.linear(x, w, b)
+
+    def forward_t(self, xt: Tensor) -> Tensor:
+        """The same map on feature-major inputs: ``[d_in, B] → [d_out, B]`` (no width check)."""
+        w, b = self._weight_and_bias()
+        return w @ xt if b is None else torch.addmm(b[:, None], w, xt)
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()

@@ -82,16 +82,27 @@ class GatedNonlinearity(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_width(x, self.rep_in, "GatedNonlinearity")
-        values = x[..., : self.rep_out.dim]
+        return self._gate(x, -1)
+
+    def forward_t(self, xt: Tensor) -> Tensor:
+        """The same map on feature-major inputs: ``[gated(rep).dim, B] → [rep.dim, B]``."""
+        return self._gate(xt, 0)
+
+    def _gate(self, x: Tensor, dim: int) -> Tensor:
+        """The gate along the feature dimension ``dim`` of x."""
         if self._gates == 0:
-            return nn.functional.silu(values)
-        gates = torch.sigmoid(x[..., self.rep_out.dim :])
+            return nn.functional.silu(x)
+        # split, not slicing: each slice's backward would zero-fill a gradient of x's size
+        values, gates = x.split([self.rep_out.dim, self._gates], dim)
+        gates = torch.sigmoid(gates)
         k = self._scalar_prefix
         if k >= 0:
-            rest = values[..., k:] * gates.index_select(-1, self._gate_of_rest)
-            return torch.cat([nn.functional.silu(values[..., :k]), rest], -1)
-        gated_values = values * gates.index_select(-1, self._gate_of)
-        return torch.where(self._scalar, nn.functional.silu(values), gated_values)
+            scalars, rest = values.split([k, self.rep_out.dim - k], dim)
+            rest = rest * gates.index_select(dim, self._gate_of_rest)
+            return torch.cat([nn.functional.silu(scalars), rest], dim)
+        gated_values = values * gates.index_select(dim, self._gate_of)
+        scalar = self._scalar if dim == -1 else self._scalar[:, None]
+        return torch.where(scalar, nn.functional.silu(values), gated_values)
 
     def extra_repr(self) -> str:
         return f"rep={self.rep_out}"

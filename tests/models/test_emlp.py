@@ -90,3 +90,14 @@ def test_config_errors() -> None:
         build("emlp", rep_in="2*W")
     with pytest.raises(ValueError, match="unknown group name"):
         build("emlp", group="Q7")
+
+
+def test_feature_major_forward_matches_layer_by_layer() -> None:
+    torch.manual_seed(0)
+    model = build("emlp", rep_in="5*S + 5*V", rep_out="T(2)", group=O(3), hidden=64, num_layers=2)
+    x = torch.randn(7, model.rep_in.dim)
+    h = x
+    for module in model:
+        h = module(h)
+    torch.testing.assert_close(model(x), h)
+    torch.testing.assert_close(model(x.reshape(7, 1, -1)), h.reshape(7, 1, -1))

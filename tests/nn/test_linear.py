@@ -189,3 +189,41 @@ def test_wrong_input_width() -> None:
     layer = EquivariantLinear(standard(O(3)), standard(O(3)))
     with pytest.raises(ValueError, match=r"expected inputs \[\.\.\., 3\].*got \[2, 4\]"):
         layer(torch.randn(2, 4))
+
+
+def _slow_weight(layer: EquivariantLinear) -> torch.Tensor:
+    """W = Σ θ_{pqk} B^{ab}_k placed copy by copy, from the bases of each pair of field types."""
+    from symml.nn._types import field_types
+
+    theta = layer.weight_coefficients.detach().to(torch.float64)
+    w = torch.zeros(layer.rep_out.dim, layer.rep_in.dim, dtype=torch.float64)
+    start = 0
+    for b in field_types(layer.rep_out):
+        for a in field_types(layer.rep_in):
+            basis = intertwiners(a.rep, b.rep)
+            for p, row in enumerate(b.offsets):
+                for q, col in enumerate(a.offsets):
+                    for k in range(len(basis)):
+                        block = w[row : row + b.rep.dim, col : col + a.rep.dim]
+                        block += theta[start + (p * a.copies + q) * len(basis) + k] * basis[k]
+            start += b.copies * a.copies * len(basis)
+    return w
+
+
+@pytest.mark.parametrize("layout", ["sorted", "interleaved"])
+def test_block_assembly_matches_a_slow_reference(layout: str) -> None:
+    torch.manual_seed(0)
+    group = O(3)
+    v, s = standard(group), trivial(group)
+    t = v.tensor(v)
+    rep = 3 * s + 2 * v + t if layout == "sorted" else s + v + t + 2 * s + v + t + s
+    layer = EquivariantLinear(rep, rep + s + v).double()
+    torch.testing.assert_close(layer.weight(), _slow_weight(layer))
+    bias = layer.bias()
+    assert bias is not None and layer.bias_coefficients is not None
+    with torch.no_grad():
+        layer.bias_coefficients.normal_()
+    x = torch.randn(4, rep.dim, dtype=torch.float64)
+    expected = x @ _slow_weight(layer).T + layer.bias()
+    torch.testing.assert_close(layer(x), expected)
+    torch.testing.assert_close(layer.forward_t(x.T), expected.T)

@@ -151,3 +151,53 @@ def test_sequential_is_checked_like_a_layer() -> None:
         EquivariantLinear(2 * v + s, v),
     )
     assert equivariance_error(net)["output"] < 1e-5
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 4), (5, 25, 5), (2, 9, 40)])
+def test_batch_last_contraction_matches_einsum_and_gradcheck(shape: tuple[int, int, int]) -> None:
+    from symml.nn.bilinear import _Contract
+
+    torch.manual_seed(0)
+    a, k, c = shape
+    x = torch.randn(a, k, 7, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(k, c, 7, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(_Contract.apply(x, y), torch.einsum("akn,kcn->acn", x, y))
+    assert torch.autograd.gradcheck(_Contract.apply, (x, y))
+
+
+def test_large_contraction_matches_einsum_with_gradients() -> None:
+    """A long k with a large product takes the unrolled branch (too big for gradcheck's
+    finite differences): values and gradients against einsum's autograd."""
+    from symml.nn.bilinear import _Contract
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 9, 7, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(9, 600, 7, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(4, 600, 7, dtype=torch.float64)
+    ours = torch.autograd.grad(_Contract.apply(x, y), (x, y), grad)
+    reference = torch.autograd.grad(torch.einsum("akn,kcn->acn", x, y), (x, y), grad)
+    for got, expected in zip(ours, reference, strict=True):
+        torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("theta_first", [False, True])
+def test_bilinear_both_contraction_orders_match(theta_first: bool) -> None:
+    torch.manual_seed(0)
+    group = O(3)
+    v, s = standard(group), trivial(group)
+    rep = s + v + v.tensor(v) + 2 * s + v + v.tensor(v)  # interleaved copies
+    layer = EquivariantBilinear(rep, rep).double()
+    x = torch.randn(6, rep.dim, dtype=torch.float64)
+    expected = layer(x)
+    layer._plans = [plan._replace(theta_first=theta_first) for plan in layer._plans]
+    torch.testing.assert_close(layer(x), expected)
+    torch.testing.assert_close(layer.forward_t(x.T.contiguous()), expected.T)
+
+
+def test_gate_feature_major_matches() -> None:
+    torch.manual_seed(0)
+    v, s = standard(O(3)), trivial(O(3))
+    for rep in (2 * s + 3 * v, v + s + v, 3 * s):
+        gate = GatedNonlinearity(rep)
+        x = torch.randn(5, gated(rep).dim)
+        torch.testing.assert_close(gate.forward_t(x.T), gate(x).T)
