@@ -6,7 +6,8 @@ So the part of W between all copies of a and all copies of b is one small GEMM,
 ``θ^{ab} [m_b·m_a, K] @ B^{ab} [K, d_b·d_a]``, reordered to ``[m_b·d_b, m_a·d_a]``; W is these
 blocks concatenated in the order the copies appear. Nothing of size ``K × d_out × d_in`` is ever
 stored, and forward and backward are a few dense kernels (a gather/scatter over every nonzero of
-the basis was 5x slower).
+the basis was 5x slower). `apply_t` goes further and multiplies by W without building it: per
+pair of types, by θ and the small basis in turn (for identity blocks θ alone).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from symml.reps import Rep, intertwiners
 @dataclass(frozen=True)
 class Block:
     """The coefficients ``θ[start : start + m_b·m_a·K]`` (order p, q, k) of the maps from the
-    copies of input type ``a`` to those of output type ``b``, with ``basis [K, d_b, d_a]``."""
+    copies of input type ``a`` to those of output type ``b``, with ``basis [K, d_b, d_a]``;
+    ``route`` is how `apply_t` multiplies by it (see `_route`)."""
 
     a: int
     b: int
     start: int
     basis: Tensor
+    route: str = "dense"
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def expansion(rep_in: Rep, rep_out: Rep) -> Expansion:
         for ai, a in enumerate(types_in):
             basis = intertwiners(a.rep, b.rep)  # [K, d_b, d_a], memoised in symml.reps
             if len(basis):
-                blocks.append(Block(ai, bi, size, basis))
+                blocks.append(Block(ai, bi, size, basis, _route(a.copies, b.copies, basis)))
                 size += b.copies * a.copies * len(basis)
     # E|W_i·x|² = Σ_{entries in row i} σ² v² for θ ~ N(0, σ²): scale each coefficient by the mean
     # energy of the output rows it writes to, so that every row has unit energy. Every copy of a
@@ -123,3 +126,91 @@ def assemble(exp: Expansion, bases: list[Tensor], theta: Tensor) -> Tensor:
                 cols.append(block[p0 * d_b : p1 * d_b, q0 * d_a : q1 * d_a])
         rows.append(cols[0] if len(cols) == 1 else torch.cat(cols, 1))
     return rows[0] if len(rows) == 1 else torch.cat(rows, 0)
+
+
+def _route(m_a: int, m_b: int, basis: Tensor) -> str:
+    """How `apply_t` multiplies by a block.
+
+    Multiply-adds per sample: ``dense`` (assembled block, one GEMM) m_b·d_b·m_a·d_a; ``scale``
+    (B = c·I) m_b·m_a·d; ``basis_first`` m_a·K·d_b·d_a in batched matmuls, then m_b·m_a·K·d_b in a
+    GEMM; ``theta_first`` m_b·K·m_a·d_a in a GEMM, then m_b·d_b·K·d_a batched. Batched products of
+    small matrices count double: they run at about half a GEMM's speed here.
+    """
+    k, d_b, d_a = basis.shape
+    if k == 1 and d_a == d_b and d_a > 0:
+        c = float(basis[0, 0, 0])
+        if torch.allclose(basis[0], c * torch.eye(d_a, dtype=basis.dtype), rtol=0, atol=1e-12):
+            return "scale"
+    costs = {
+        "dense": m_b * d_b * m_a * d_a,
+        "basis_first": 2 * m_a * k * d_b * d_a + m_b * m_a * k * d_b,
+        "theta_first": m_b * k * m_a * d_a + 2 * m_b * d_b * k * d_a,
+    }
+    return min(costs, key=lambda route: costs[route])
+
+
+def apply_t(
+    exp: Expansion,
+    bases: list[Tensor],
+    theta: Tensor,
+    xt: Tensor,
+    bias: dict[int, Tensor] | None = None,
+) -> Tensor:
+    """``W xt (+ bias)`` for feature-major ``xt [d_in, B] → [d_out, B]`` without building W.
+
+    Works on each pair of types as `Block.route` says: the copies of an input type are one slab
+    ``[m_a, d_a, B]``, so the identity blocks (scalars, V → V) are a GEMM of m_b·m_a rather than
+    m_b·d_b·m_a·d_a multiply-adds per sample, and rank-one blocks (traces, S → T(2)) are never
+    widened to their dense form. ``bias`` maps an output type to its ``[m_b·d_b, 1]`` bias.
+    """
+    batch = xt.shape[1]
+    in_widths = [(q1 - q0) * exp.types_in[a].rep.dim for a, q0, q1 in exp.runs_in]
+    # split, not slicing: each slice's backward would zero-fill a gradient of xt's size
+    pieces = xt.split(in_widths) if len(in_widths) > 1 else (xt,)
+    by_type: list[list[Tensor]] = [[] for _ in exp.types_in]
+    for (a, _, _), piece in zip(exp.runs_in, pieces, strict=True):
+        by_type[a].append(piece)
+    fields = [p[0] if len(p) == 1 else torch.cat(p) for p in by_type]
+    acc: dict[int, Tensor] = dict(bias) if bias else {}
+    for blk, basis in zip(exp.blocks, bases, strict=True):
+        x_a = fields[blk.a]
+        m_b, m_a = exp.types_out[blk.b].copies, exp.types_in[blk.a].copies
+        k, d_b, d_a = basis.shape
+        coeffs = theta[blk.start : blk.start + m_b * m_a * k]
+        prev = acc.get(blk.b)
+        if blk.route == "theta_first":
+            # u[p,k,j,n] = Σ_q θ[p,q,k] x[q,j,n]; y[p,i,n] = Σ_{k,j} B_k[i,j] u[p,k,j,n]
+            mix = coeffs.view(m_b, m_a, k).transpose(1, 2).reshape(m_b * k, m_a)
+            u = (mix @ x_a.reshape(m_a, d_a * batch)).view(m_b, k * d_a, batch)
+            y = torch.matmul(basis.transpose(0, 1).reshape(d_b, k * d_a), u).view(-1, batch)
+            acc[blk.b] = y if prev is None else prev + y
+            continue
+        if blk.route == "scale":  # y[p, i, n] = c Σ_q θ[p, q] x[q, i, n]
+            left, right = (coeffs * basis[0, 0, 0]).view(m_b, m_a), x_a.reshape(m_a, d_a * batch)
+        elif blk.route == "basis_first":
+            # z[q,k,i,n] = Σ_j B_k[i,j] x[q,j,n]; y[p,i,n] = Σ_{q,k} θ[p,q,k] z[q,k,i,n]
+            z = torch.matmul(basis.reshape(k * d_b, d_a), x_a.reshape(m_a, d_a, batch))
+            left, right = coeffs.view(m_b, m_a * k), z.view(m_a * k, d_b * batch)
+        else:
+            w = coeffs.view(m_b * m_a, k) @ basis.view(k, d_b * d_a)
+            left = w.view(m_b, m_a, d_b, d_a).transpose(1, 2).reshape(m_b * d_b, m_a * d_a)
+            right = x_a.reshape(m_a * d_a, batch)
+        if prev is None:
+            acc[blk.b] = (left @ right).view(-1, batch)
+        elif prev.shape[1] == 1 and prev.shape[0] != left.shape[0]:  # bias of a d_b > 1 type
+            acc[blk.b] = (left @ right).view(-1, batch) + prev
+        else:  # the GEMM adds onto the output so far (d_b·B columns when left is per copy)
+            acc[blk.b] = torch.addmm(prev.view(left.shape[0], -1), left, right).view(-1, batch)
+    out_widths: list[list[int]] = [[] for _ in exp.types_out]
+    for b, p0, p1 in exp.runs_out:
+        out_widths[b].append((p1 - p0) * exp.types_out[b].rep.dim)
+    out_pieces = []
+    for bi, widths in enumerate(out_widths):
+        full = acc.get(bi)
+        if full is None:
+            full = xt.new_zeros(sum(widths), batch)
+        elif full.shape[1] != batch:  # a bias alone: [m_b·d_b, 1]
+            full = full.expand(-1, batch).contiguous()
+        out_pieces.append(list(full.split(widths)) if len(widths) > 1 else [full])
+    ordered = [out_pieces[b].pop(0) for b, _, _ in exp.runs_out]
+    return ordered[0] if len(ordered) == 1 else torch.cat(ordered)

@@ -201,3 +201,24 @@ def test_gate_feature_major_matches() -> None:
         gate = GatedNonlinearity(rep)
         x = torch.randn(5, gated(rep).dim)
         torch.testing.assert_close(gate.forward_t(x.T), gate(x).T)
+
+
+def test_gate_runs_fast_path_matches_general_path() -> None:
+    """Scalars-first layout (gates broadcast per run of equal-dimension parts) against the
+    general per-coordinate gate, values and gradients, both layouts."""
+    torch.manual_seed(0)
+    v, s = standard(O(3)), trivial(O(3))
+    t = v.tensor(v)
+    for rep in (2 * s + v + t + v + t.tensor(v), 3 * s + 4 * v, v + t):
+        fast, general = GatedNonlinearity(rep), GatedNonlinearity(rep)
+        assert fast._scalar_prefix >= 0
+        general._scalar_prefix = -1
+        width = gated(rep).dim
+        for x, dim in ((torch.randn(2, 3, width), -1), (torch.randn(width, 4), 0)):
+            x = x.double().requires_grad_()
+            y, expected = fast._gate(x, dim), general._gate(x, dim)
+            torch.testing.assert_close(y, expected)
+            grad = torch.randn_like(y)
+            torch.testing.assert_close(
+                torch.autograd.grad(y, x, grad)[0], torch.autograd.grad(expected, x, grad)[0]
+            )

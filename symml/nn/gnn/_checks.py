@@ -57,13 +57,16 @@ def check_graph(
         )
     if torch.compiler.is_compiling():
         return
-    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
-        raise ValueError(
-            f"{name}: `edge_index` refers to nodes {int(edge_index.min())}..."
-            f"{int(edge_index.max())}, but the graph has {num_nodes} nodes (valid: 0..."
-            f"{num_nodes - 1})"
-        )
-    if pos is not None and not bool(torch.isfinite(pos).all()):
+    if edge_index.numel():
+        low, high = (int(v) for v in torch.aminmax(edge_index))
+        if low < 0 or high >= num_nodes:
+            raise ValueError(
+                f"{name}: `edge_index` refers to nodes {low}...{high}, but the graph has "
+                f"{num_nodes} nodes (valid: 0...{num_nodes - 1})"
+            )
+    # a finite sum proves every entry finite (NaN and ±inf propagate), in one pass; only a
+    # non-finite sum (an entry or an overflow) needs the exact test
+    if pos is not None and not (bool(pos.sum().isfinite()) or bool(torch.isfinite(pos).all())):
         raise ValueError(f"{name}: pos contains NaN or infinite coordinates")
 
 

@@ -11,11 +11,14 @@ Computed per edge ``(j → i)`` (``j = edge_index[0]``, ``i = edge_index[1]``)::
 Why a hand-written backward: autograd would keep every intermediate ``[E, H]`` tensor of this chain
 alive for the backward pass (about 2.6 KB per edge at H = 64) and streams each one through memory
 once per elementwise op. Here edges are processed in cache-sized chunks, only the three
-pre-activations ``z1, z2, z3`` are kept (0.75 KB per edge at H = 64; nothing when no input needs a
-gradient), and everything else is recomputed from them in the backward pass. The first layer of
-the edge MLP is applied to node features before the gather (``W[h_i, h_j] = W_i h_i + W_j h_j``),
-so it costs O(N) instead of O(E). Gradients are first order only (``once_differentiable``); the
-tests compare them with autograd on a plain reference implementation.
+pre-activations ``z1, z2, z3`` and ``x_i − x_j``, ``‖x_i − x_j‖²`` are kept (0.77 KB per edge at
+H = 64; nothing when no input needs a gradient), and the activations are recomputed from them in
+the backward pass, except when all edges fit in one chunk (a few MB at most), where keeping them
+is cheaper. The first layer of the edge MLP is applied to node features before the gather
+(``W[h_i, h_j] = W_i h_i + W_j h_j``), so it costs O(N) instead of O(E). The ``[E, H] × [H, H]``
+products go through oneDNN in float32 on the CPU (`_matmul`). Gradients are first order only
+(``once_differentiable``); the tests compare them with autograd on a plain reference
+implementation, in float64 and (other kernels) in float32.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from torch.nn import functional as F
 # Edges per chunk are chosen so that one [chunk, H] float32 block is 512 KB: a chunk's working set
 # (a handful of such blocks) stays in the L2 cache of one core.
 _CHUNK_ELEMENTS = 1 << 17
+_ONEDNN = torch.backends.mkldnn.is_available()
+_ONEDNN_ROWS = 256
+_SAVED_PER_CHUNK = 8
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,21 @@ def _scatter_rows(out: Tensor, index: Tensor, rows: Tensor) -> None:
     out.scatter_add_(0, index[:, None].expand_as(rows), rows)
 
 
+def _matmul(x: Tensor, w: Tensor, b: Tensor | None = None, add: Tensor | None = None) -> Tensor:
+    """``x @ wᵀ (+ b) (+ add)``. Float32 on the CPU goes through oneDNN from
+    `_ONEDNN_ROWS` rows on: on AMD CPUs MKL runs its AVX2 kernels and oneDNN's AVX-512 GEMM is
+    about twice as fast at the ``[E, H] × [H, H]`` shapes of this pipeline; below that its fixed
+    cost per call (~10 µs) outweighs the gain."""
+    if _ONEDNN and x.shape[0] >= _ONEDNN_ROWS and x.dtype == torch.float32 and not x.is_cuda:
+        w = w.contiguous()  # a strided weight sends oneDNN to a slow reference kernel
+        out: Tensor = torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
+        # (its fused "add" variant is slower than the separate add with two threads)
+        return out if add is None else out.add_(add)
+    if add is None:
+        return F.linear(x, w, b)
+    return torch.addmm(add, x, w.t()) if b is None else F.linear(x, w, b).add_(add)
+
+
 def _chunk_size(hidden: int) -> int:
     return max(256, _CHUNK_ELEMENTS // max(hidden, 1))
 
@@ -79,25 +100,28 @@ def _unit(r: Tensor, d: Tensor) -> tuple[Tensor, Tensor]:
 
 class Weights(NamedTuple):
     """The pipeline's parameters (None where an option is off), for node features of width F,
-    hidden width H and A edge attributes. ``w_1`` is the first edge layer as published, on the
-    concatenation ``[h_i, h_j, ‖x_i − x_j‖², a_ij]``: columns ``[W_i | W_j | w_d | W_a]`` (no
-    ``w_d`` without ``distance``)."""
+    hidden width H and A edge attributes, as the ``nn.Linear`` weights hold them. ``w_1`` is the
+    first edge layer as published, on the concatenation ``[h_i, h_j, ‖x_i − x_j‖², a_ij]``:
+    columns ``[W_i | W_j | w_d | W_a]`` (no ``w_d`` without ``distance``)."""
 
     w_1: Tensor  # [H, 2F (+1) + A]
     b_1: Tensor  # [H]
     w_2: Tensor  # [H, H]
     b_2: Tensor  # [H]
-    w_att: Tensor | None  # [H]
+    w_att: Tensor | None  # [1, H]
     b_att: Tensor | None  # [1]
     w_3: Tensor | None  # [H, H]
     b_3: Tensor | None  # [H]
-    w_4: Tensor | None  # [H]
+    w_4: Tensor | None  # [1, H]
 
 
 def _columns(w_1: Tensor, features: int, distance: bool) -> tuple[Tensor, ...]:
-    """Views ``W_i, W_j, w_d, W_a`` of the first layer (``w_d`` empty without ``distance``)."""
+    """``W_i, W_j, W_a`` ``[H, ·]`` (views) and ``w_d [H]`` (contiguous: broadcasting a strided
+    column over ``[E, H]`` is several times slower; empty without ``distance``) of the first
+    layer."""
     f, d = features, int(distance)
-    return w_1[:, :f], w_1[:, f : 2 * f], w_1[:, 2 * f : 2 * f + d], w_1[:, 2 * f + d :]
+    w_d = w_1[:, 2 * f : 2 * f + d].contiguous().flatten()
+    return w_1[:, :f], w_1[:, f : 2 * f], w_1[:, 2 * f + d :], w_d
 
 
 class _FusedEdges(torch.autograd.Function):
@@ -114,62 +138,61 @@ class _FusedEdges(torch.autograd.Function):
         *weights: Tensor | None,
     ) -> tuple[Tensor, Tensor]:
         w = Weights._make(weights)
-        w_i, w_j, w_d, w_a = _columns(w.w_1, h.shape[1], opts.distance)
-        # the first layer on the nodes, before the gather: O(N) instead of O(E)
-        p = torch.addmm(w.b_1, h, w_i.t())
-        q = h @ w_j.t()
-        n, hidden = p.shape
-        e = src.numel()
+        w_i, w_j, w_a, w_d = _columns(w.w_1, h.shape[1], opts.distance)
+        hidden = w.w_1.shape[0]
+        # the first layer on the nodes, before the gather: O(N) instead of O(E), P and Q in one
+        # product [N, 2H]
+        pq = _matmul(h, torch.cat([w_i, w_j]))
+        p, q = pq[:, :hidden], pq[:, hidden:]
+        p += w.b_1
+        n, e = h.shape[0], src.numel()
         keep = any(ctx.needs_input_grad)  # nothing is saved in inference
-        messages = p.new_zeros(n, hidden)
-        coords = p.new_zeros(0)
-        if opts.coords:
-            assert pos is not None
-            coords = pos.new_zeros(n, pos.shape[1])
-        saved = [p.new_empty(e if keep else 0, hidden) for _ in range(3 if opts.coords else 2)]
+        messages = h.new_zeros(n, hidden)
+        coords = h.new_zeros(0) if pos is None or not opts.coords else pos.new_zeros(pos.shape)
+        # per chunk, _SAVED_PER_CHUNK entries: z1, z2, z3, r, d, and the activations silu(z1),
+        # silu(z2), silu(z3) when all edges fit in one chunk (at most a few MB then: recomputing
+        # them would cost more time than they take memory); None where absent
+        saved: list[Tensor | None] = []
         step = _chunk_size(hidden)
+        activations = keep and e <= step
+        z3 = u3 = r = d = None
         for start in range(0, e, step):
-            stop = min(start + step, e)
-            i, j = dst[start:stop], src[start:stop]
-            if keep:  # z1 is written straight into its slot of the saved block
-                z1 = torch.index_select(p, 0, i, out=saved[0][start:stop])
-            else:
-                z1 = p.index_select(0, i)
-            z1.add_(q.index_select(0, j))
-            if opts.distance or opts.coords:
-                assert pos is not None
-                r = pos.index_select(0, i) - pos.index_select(0, j)
+            i, j = dst[start : start + step], src[start : start + step]
+            z1 = p.index_select(0, i).add_(q.index_select(0, j))
+            if pos is not None:
+                r = pos.index_select(0, i).sub_(pos.index_select(0, j))
                 d = torch.linalg.vecdot(r, r)
                 if opts.distance:
-                    z1.addr_(d, w_d[:, 0])
+                    z1.addcmul_(d[:, None], w_d)
             if edge_attr is not None:
-                z1.addmm_(edge_attr[start:stop], w_a.t())
-            if keep:
-                z2 = torch.addmm(w.b_2, F.silu(z1), w.w_2.t(), out=saved[1][start:stop])
-            else:
-                z2 = torch.addmm(w.b_2, F.silu(z1), w.w_2.t())
-            m = F.silu(z2)
+                z1.addmm_(edge_attr[start : start + step], w_a.t())
+            u1 = F.silu(z1)
+            z2 = _matmul(u1, w.w_2, w.b_2)
+            m = m0 = F.silu(z2)
             if opts.attention:
                 assert w.w_att is not None and w.b_att is not None
-                m = m * torch.sigmoid(torch.addmv(w.b_att, m, w.w_att))[:, None]
+                m = m0 * torch.sigmoid(_matmul(m0, w.w_att, w.b_att))
             _scatter_rows(messages, i, m)
             if opts.coords:
                 assert w.w_3 is not None and w.b_3 is not None and w.w_4 is not None
-                if keep:
-                    z3 = torch.addmm(w.b_3, m, w.w_3.t(), out=saved[2][start:stop])
-                else:
-                    z3 = torch.addmm(w.b_3, m, w.w_3.t())
-                s = F.silu(z3) @ w.w_4
+                assert r is not None and d is not None
+                z3 = _matmul(m, w.w_3, w.b_3)
+                u3 = F.silu(z3)
+                s = u3 @ w.w_4[0]
                 if opts.clamp is not None:
-                    s = s.clamp(-opts.clamp, opts.clamp)
+                    s = s.clamp_(-opts.clamp, opts.clamp)
                 vec = _unit(r, d)[0] if opts.normalize else r
                 _scatter_rows(coords, i, vec * s[:, None])
+            if keep:
+                saved += (z1, z2, z3, r, d)
+                saved += (u1, m0, u3) if activations else (None, None, None)
         if inv_deg is not None:
             if opts.messages_mean:
                 messages.mul_(inv_deg[:, None])
             if opts.coords and opts.coords_mean:
                 coords.mul_(inv_deg[:, None].to(coords.dtype))
         ctx.opts = opts
+        ctx.columns = (w_i, w_j, w_a, w_d)  # derived from w_1, which is saved too
         if keep:
             ctx.save_for_backward(src, dst, inv_deg, h, pos, edge_attr, *weights, *saved)
         return messages, coords
@@ -180,7 +203,7 @@ class _FusedEdges(torch.autograd.Function):
         opts: EdgeOptions = ctx.opts
         src, dst, inv_deg, h, pos, edge_attr, *rest = ctx.saved_tensors
         w = Weights._make(rest[: len(Weights._fields)])
-        saved = rest[len(Weights._fields) :]
+        saved = iter(rest[len(Weights._fields) :])
         need = ctx.needs_input_grad
         if inv_deg is not None:
             if opts.messages_mean:
@@ -188,86 +211,95 @@ class _FusedEdges(torch.autograd.Function):
             if opts.coords and opts.coords_mean:
                 g_coords = g_coords * inv_deg[:, None].to(g_coords.dtype)
         hidden = w.w_1.shape[0]
-        w_i, w_j, w_d, w_a = _columns(w.w_1, h.shape[1], opts.distance)
-        g = {k: torch.zeros_like(t) for k, t in w._asdict().items() if t is not None}
-        g_wi, g_wj, g_wd, g_wa = _columns(g["w_1"], h.shape[1], opts.distance)
-        g_pq = g_messages.new_zeros(2, h.shape[0], hidden)  # gradients of P and Q
-        use_pos = opts.distance or opts.coords
-        g_pos = torch.zeros_like(pos) if use_pos and need[5] else None
+        w_i, w_j, w_a, w_d = ctx.columns
+        g: dict[str, Tensor] = {}  # weight gradients, summed over the chunks
+        # gradients of P and Q (two contiguous blocks: scatter_add_ into a strided one is slow)
+        g_p, g_q = g_messages.new_zeros(2, h.shape[0], hidden)
+        g_pos = torch.zeros_like(pos) if pos is not None and need[5] else None
         g_attr = torch.zeros_like(edge_attr) if edge_attr is not None and need[6] else None
         step = _chunk_size(hidden)
         for start in range(0, src.numel(), step):
-            stop = min(start + step, src.numel())
-            i, j = dst[start:stop], src[start:stop]
-            z1, z2 = saved[0][start:stop], saved[1][start:stop]
-            m0 = F.silu(z2)  # recomputed
+            i, j = dst[start : start + step], src[start : start + step]
+            z1, z2, z3, r, d, u1, m0, u3 = (next(saved) for _ in range(_SAVED_PER_CHUNK))
+            if m0 is None:  # recomputed
+                m0 = F.silu(z2)
             g_m = g_messages.index_select(0, i)
             if opts.attention:
                 assert w.w_att is not None and w.b_att is not None
-                alpha = torch.sigmoid(torch.addmv(w.b_att, m0, w.w_att))
-                m = m0 * alpha[:, None]
+                alpha = torch.sigmoid(_matmul(m0, w.w_att, w.b_att))
+                m = m0 * alpha
             else:
                 m = m0
             g_r = None
-            if use_pos:
-                r = pos.index_select(0, i) - pos.index_select(0, j)
-                d = torch.linalg.vecdot(r, r)
-                g_r = torch.zeros_like(r) if g_pos is not None else None
             if opts.coords:
-                assert w.w_3 is not None and w.w_4 is not None
-                z3 = saved[2][start:stop]
-                u3 = F.silu(z3)
-                s = u3 @ w.w_4
+                assert w.w_3 is not None and w.w_4 is not None and z3 is not None
+                assert r is not None and d is not None
+                if u3 is None:
+                    u3 = F.silu(z3)
+                s = u3 @ w.w_4[0]
                 g_t = g_coords.index_select(0, i)
                 vec, rho = _unit(r, d) if opts.normalize else (r, d)
                 g_s = torch.linalg.vecdot(g_t, vec)
                 if opts.clamp is not None:
                     g_s = g_s * (s.abs() <= opts.clamp)  # torch.clamp's gradient mask
-                    s = s.clamp(-opts.clamp, opts.clamp)
-                if g_r is not None:
-                    g_vec = g_t * s[:, None]
+                    s = s.clamp_(-opts.clamp, opts.clamp)
+                if g_pos is not None:
+                    g_r = g_t * s[:, None]
                     if opts.normalize:  # d/dr [r/(ρ+1)] = I/(ρ+1) − r rᵀ/(ρ(ρ+1)²)
                         scale = 1 / (rho + 1)
-                        radial = (
-                            torch.linalg.vecdot(r, g_vec) * scale * scale / rho.clamp_min(1e-30)
-                        )
-                        g_r += g_vec * scale[:, None] - r * radial[:, None]
-                    else:
-                        g_r += g_vec
-                g["w_4"].addmv_(u3.t(), g_s)
-                g_z3 = _silu_backward(torch.outer(g_s, w.w_4), z3)
-                g["w_3"].addmm_(g_z3.t(), m)
-                g["b_3"] += g_z3.sum(0)
-                g_m.addmm_(g_z3, w.w_3)  # g_m is a fresh gather: updated in place
+                        radial = torch.linalg.vecdot(r, g_r) * scale * scale / rho.clamp_min(1e-30)
+                        g_r = g_r * scale[:, None] - r * radial[:, None]
+                _accumulate(g, "w_4", (g_s @ u3)[None])
+                g_z3 = _silu_backward(g_s[:, None] * w.w_4, z3)
+                _accumulate(g, "w_3", g_z3.t() @ m)
+                _accumulate(g, "b_3", g_z3.sum(0))
+                g_m = _matmul(g_z3, w.w_3.t(), add=g_m)
             if opts.attention:
                 assert w.w_att is not None
-                g_pre = torch.linalg.vecdot(g_m, m0) * alpha * (1 - alpha)
-                g["w_att"].addmv_(m0.t(), g_pre)
-                g["b_att"] += g_pre.sum()
-                g_m = (g_m * alpha[:, None]).addr_(g_pre, w.w_att)
+                g_pre = torch.linalg.vecdot(g_m, m0)[:, None] * alpha * (1 - alpha)
+                _accumulate(g, "w_att", g_pre.t() @ m0)
+                _accumulate(g, "b_att", g_pre.sum(0))
+                g_m = (g_m * alpha).addmm_(g_pre, w.w_att)
             g_z2 = _silu_backward(g_m, z2)
-            g["w_2"].addmm_(g_z2.t(), F.silu(z1))
-            g["b_2"] += g_z2.sum(0)
-            g_z1 = _silu_backward(g_z2 @ w.w_2, z1)
-            _scatter_rows(g_pq[0], i, g_z1)
-            _scatter_rows(g_pq[1], j, g_z1)
+            _accumulate(g, "w_2", g_z2.t() @ (F.silu(z1) if u1 is None else u1))
+            _accumulate(g, "b_2", g_z2.sum(0))
+            g_z1 = _silu_backward(_matmul(g_z2, w.w_2.t()), z1)
+            _scatter_rows(g_p, i, g_z1)
+            _scatter_rows(g_q, j, g_z1)
             if opts.distance:
-                g_wd[:, 0].addmv_(g_z1.t(), d)
-                if g_r is not None:
-                    g_r.addcmul_(r, (g_z1 @ w_d[:, 0])[:, None], value=2.0)
+                assert r is not None and d is not None
+                _accumulate(g, "w_d", d @ g_z1)
+                if g_pos is not None:
+                    radial = (g_z1 @ w_d).mul_(2.0)[:, None]
+                    g_r = r * radial if g_r is None else g_r.addcmul_(r, radial)
             if edge_attr is not None:
-                g_wa.addmm_(g_z1.t(), edge_attr[start:stop])
+                _accumulate(g, "w_a", g_z1.t() @ edge_attr[start : start + step])
                 if g_attr is not None:
-                    g_attr[start:stop] = g_z1 @ w_a
+                    g_attr[start : start + step] = g_z1 @ w_a
             if g_pos is not None and g_r is not None:
                 _scatter_rows(g_pos, i, g_r)
                 _scatter_rows(g_pos, j, g_r.neg_())
-        g_wi.addmm_(g_pq[0].t(), h)
-        g_wj.addmm_(g_pq[1].t(), h)
-        g["b_1"] += g_pq[0].sum(0)
-        g_h = (g_pq[0] @ w_i).addmm_(g_pq[1], w_j) if need[4] else None
-        weight_grads = [g.get(k) for k in Weights._fields]
+        columns = [g_p.t() @ h, g_q.t() @ h]
+        if opts.distance:
+            columns.append(g["w_d"][:, None] if "w_d" in g else w_d.new_zeros(hidden, 1))
+        if edge_attr is not None:
+            columns.append(g["w_a"] if "w_a" in g else torch.zeros_like(w_a))
+        g["w_1"] = torch.cat(columns, 1)
+        g["b_1"] = g_p.sum(0)
+        g_h = _matmul(g_q, w_j.t(), add=_matmul(g_p, w_i.t())) if need[4] else None
+        weight_grads = [
+            None if t is None else g[k] if k in g else torch.zeros_like(t)
+            for k, t in zip(Weights._fields, w, strict=True)
+        ]
         return (None, None, None, None, g_h, g_pos, g_attr, *weight_grads)
+
+
+def _accumulate(grads: dict[str, Tensor], key: str, value: Tensor) -> None:
+    """``grads[key] += value`` over the chunks (the first chunk's tensor is kept as is)."""
+    if key in grads:
+        grads[key] += value
+    else:
+        grads[key] = value
 
 
 def fused_edges(

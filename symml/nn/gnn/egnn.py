@@ -163,11 +163,11 @@ class EGNNConv(nn.Module):
             b_1=first.bias,
             w_2=second.weight,
             b_2=second.bias,
-            w_att=att.weight[0] if att is not None else None,
+            w_att=att.weight if att is not None else None,
             b_att=att.bias if att is not None else None,
             w_3=coord_hidden.weight,
             b_3=coord_hidden.bias,
-            w_4=coord_out.weight[0],
+            w_4=coord_out.weight,
         )
         opts = self.options
         mean = opts.messages_mean or opts.coords_mean

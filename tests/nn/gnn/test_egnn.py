@@ -129,6 +129,40 @@ def test_fused_pipeline_matches_autograd_reference(
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("config", list(CONFIGS), ids=list(CONFIGS))
+@pytest.mark.parametrize("chunked", [False, True], ids=["one_chunk", "many_chunks"])
+def test_fused_pipeline_in_float32_matches_float64_reference(
+    random_graph, monkeypatch, config, chunked
+) -> None:
+    """Float32 takes other kernels (oneDNN products from 256 rows on, see `_matmul`): 400 edges
+    in one chunk, or 1,200 in chunks of 256 and a remainder of 176."""
+    if chunked:
+        monkeypatch.setattr(edge_mlp, "_CHUNK_ELEMENTS", 1)
+    torch.manual_seed(6)
+    conv = EGNNConv(4, hidden=8, **CONFIGS[config])
+    data = random_graph(300 if chunked else 100, 4, edge_dim=conv.edge_dim, dtype=torch.float64)
+    assert data.edge_index.shape[1] >= edge_mlp._ONEDNN_ROWS
+    leaves = [data.x, data.pos, data.vel] + ([data.edge_attr] if conv.edge_dim else [])
+    single = [t.float().requires_grad_(True) for t in leaves]
+    double = [t.requires_grad_(True) for t in leaves]
+
+    def call(module, tensors):
+        h, pos, vel, *attr = tensors
+        return module(h, pos, data.edge_index, vel, attr[0] if attr else None)
+
+    reference_conv = pickle.loads(pickle.dumps(conv)).double()
+    fused, slow = call(conv, single), call(reference_conv, double)
+    cot = [torch.randn_like(t, dtype=torch.float64) for t in slow]
+    targets = single + list(conv.parameters())
+    g_fused = torch.autograd.grad(fused, targets, [c.float() for c in cot], allow_unused=True)
+    targets = double + list(reference_conv.parameters())
+    g_slow = torch.autograd.grad(slow, targets, cot, allow_unused=True)
+    for a, b in zip(list(fused) + list(g_fused), list(slow) + list(g_slow), strict=True):
+        assert (a is None) == (b is None)
+        if b is not None:
+            torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-5)
+
+
 def _edge_inputs(conv, h, pos, edge_index, vel, edge_attr):
     src, dst = edge_index
     dist = (pos[dst] - pos[src]).pow(2).sum(1, keepdim=True)
