@@ -102,6 +102,16 @@ class RunDir:
     def finished(self) -> bool:
         return self.result.exists()
 
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete the ``.<name>.*.tmp`` files a killed writer left behind; returns them.
+
+        Only safe for the holder of the run's lock: a live writer's temp file would go too.
+        """
+        stale = sorted(self.path.glob(".*.tmp")) if self.path.is_dir() else []
+        for tmp in stale:
+            tmp.unlink(missing_ok=True)
+        return stale
+
     def append_metrics(self, row: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         """Append ``row`` to the per-epoch log; the whole file is rewritten atomically."""
         rows.append(row)

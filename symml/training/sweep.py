@@ -71,6 +71,9 @@ def claim(run: RunDir) -> Iterator[bool]:
         with os.fdopen(fd, "w") as f:
             f.write(str(os.getpid()))
         try:
+            # a process killed mid-write (SIGKILL, power loss) leaves its temp file; we hold
+            # the lock now, so no live writer can own one
+            run.remove_stale_temporaries()
             yield True
         finally:
             lock.unlink(missing_ok=True)

@@ -69,6 +69,23 @@ def test_sigkill_midway_then_resume_runs_everything_exactly_once(tmp_path: Path)
     assert not list(runs.glob("*/*/.lock")) and not list(runs.glob("*/*/.*.tmp"))
 
 
+def test_claim_removes_a_killed_writers_temp_files_but_not_a_live_ones(tmp_path: Path) -> None:
+    from symml.training.rundir import RunDir
+    from symml.training.sweep import claim
+
+    run = RunDir(tmp_path / "exp" / "abc")
+    run.path.mkdir(parents=True)
+    stale = run.path / ".checkpoint.pt.x1y2.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    (run.path / ".lock").write_text(str(os.getpid()))  # a live holder: leave its files alone
+    with claim(run) as owned:
+        assert not owned and stale.exists()
+    (run.path / ".lock").write_text("999999999")  # a dead holder's lock is taken over
+    with claim(run) as owned:
+        assert owned and not stale.exists()
+    assert not (run.path / ".lock").exists()
+
+
 def test_two_local_workers(tmp_path: Path) -> None:
     outcome = run_sweep(SIX, tmp_path, workers=2)
     results = _finished(tmp_path)
