@@ -93,6 +93,47 @@ def test_bilinear_gradcheck() -> None:
     assert torch.autograd.gradcheck(layer, (x,))
 
 
+@pytest.mark.parametrize("name", ["O3", "D4", "S4", "O3xS3"])
+@given(data=st.data())
+def test_fused_bilinear_equals_the_recorded_ops_with_gradients(
+    name: str, data: st.DataObject
+) -> None:
+    """`_BilinearFunction` (one autograd node, shared GEMMs) against the same products recorded
+    op by op, on reps whose types may be interleaved (e.g. V + S + V)."""
+    group = GROUPS[name]
+    base = data.draw(_with_tensors(name))
+    extra = data.draw(reps(group, max_dim=6))
+    rep_in = data.draw(st.sampled_from([base, extra + base, base + extra + base]))
+    rep_out = data.draw(st.sampled_from([rep_in, extra + base, data.draw(reps(group, max_dim=8))]))
+    assume(bilinear_paths(rep_in, rep_out))
+    torch.manual_seed(0)
+    layer = EquivariantBilinear(rep_in, rep_out).double()
+    xt = torch.randn(rep_in.dim, 5, dtype=torch.float64, requires_grad=True)
+    fused = layer.forward_t(xt)
+    recorded = layer._forward_recorded(xt, list(layer.weights))
+    torch.testing.assert_close(fused, recorded)
+    grad = torch.randn_like(fused)
+    inputs = [xt, *layer.weights]
+    ours_all = torch.autograd.grad(fused, inputs, grad)
+    theirs_all = torch.autograd.grad(recorded, inputs, grad)
+    for ours, theirs in zip(ours_all, theirs_all, strict=True):
+        torch.testing.assert_close(ours, theirs)
+
+
+def test_fused_bilinear_double_backward_and_frozen_weights() -> None:
+    torch.manual_seed(0)
+    v, s = standard(O(3)), trivial(O(3))
+    rep = v + s + v.tensor(v) + v  # interleaved: the layer reorders it type by type
+    layer = EquivariantBilinear(rep, rep).double()
+    x = torch.randn(3, rep.dim, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(layer, (x,))
+    layer.requires_grad_(False)  # only the input needs a gradient
+    assert torch.autograd.gradcheck(layer, (x,))
+    w = torch.randn_like(x, requires_grad=True)
+    (g,) = torch.autograd.grad(layer(w).sum(), [w])
+    assert g.shape == w.shape and layer.weights[0].grad is None
+
+
 def test_bilinear_without_products_says_how_to_fix() -> None:
     group = O(3)
     with pytest.raises(ValueError, match=r"no field of rep_in .* include tensor-product fields"):

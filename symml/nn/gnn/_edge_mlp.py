@@ -16,7 +16,7 @@ H = 64; nothing when no input needs a gradient), and the activations are recompu
 the backward pass, except when all edges fit in one chunk (a few MB at most), where keeping them
 is cheaper. The first layer of the edge MLP is applied to node features before the gather
 (``W[h_i, h_j] = W_i h_i + W_j h_j``), so it costs O(N) instead of O(E). The ``[E, H] × [H, H]``
-products go through oneDNN in float32 on the CPU (`_matmul`). Gradients are first order only
+products go through oneDNN in float32 on the CPU (`symml.nn._gemm`). Gradients are first order only
 (``once_differentiable``); the tests compare them with autograd on a plain reference
 implementation, in float64 and (other kernels) in float32.
 """
@@ -31,11 +31,11 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
+from symml.nn._gemm import linear as _matmul
+
 # Edges per chunk are chosen so that one [chunk, H] float32 block is 512 KB: a chunk's working set
 # (a handful of such blocks) stays in the L2 cache of one core.
 _CHUNK_ELEMENTS = 1 << 17
-_ONEDNN = torch.backends.mkldnn.is_available()
-_ONEDNN_ROWS = 256
 _SAVED_PER_CHUNK = 8
 
 
@@ -71,21 +71,6 @@ def _scatter_rows(out: Tensor, index: Tensor, rows: Tensor) -> None:
     """``out[index[e]] += rows[e]``. `Tensor.index_add_` would do, but on the CPU its speed swings
     by orders of magnitude with thread contention for narrow rows; `scatter_add_` is steady."""
     out.scatter_add_(0, index[:, None].expand_as(rows), rows)
-
-
-def _matmul(x: Tensor, w: Tensor, b: Tensor | None = None, add: Tensor | None = None) -> Tensor:
-    """``x @ wᵀ (+ b) (+ add)``. Float32 on the CPU goes through oneDNN from
-    `_ONEDNN_ROWS` rows on: on AMD CPUs MKL runs its AVX2 kernels and oneDNN's AVX-512 GEMM is
-    about twice as fast at the ``[E, H] × [H, H]`` shapes of this pipeline; below that its fixed
-    cost per call (~10 µs) outweighs the gain."""
-    if _ONEDNN and x.shape[0] >= _ONEDNN_ROWS and x.dtype == torch.float32 and not x.is_cuda:
-        w = w.contiguous()  # a strided weight sends oneDNN to a slow reference kernel
-        out: Tensor = torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
-        # (its fused "add" variant is slower than the separate add with two threads)
-        return out if add is None else out.add_(add)
-    if add is None:
-        return F.linear(x, w, b)
-    return torch.addmm(add, x, w.t()) if b is None else F.linear(x, w, b).add_(add)
 
 
 def _chunk_size(hidden: int) -> int:

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+import symml.nn._gemm as gemm
 import symml.nn.gnn._edge_mlp as edge_mlp
 from symml.nn.gnn import EGNNConv, fully_connected_graph
 from symml.testing import assert_equivariant, equivariance_error
@@ -134,14 +135,14 @@ def test_fused_pipeline_matches_autograd_reference(
 def test_fused_pipeline_in_float32_matches_float64_reference(
     random_graph, monkeypatch, config, chunked
 ) -> None:
-    """Float32 takes other kernels (oneDNN products from 256 rows on, see `_matmul`): 400 edges
-    in one chunk, or 1,200 in chunks of 256 and a remainder of 176."""
+    """Float32 takes other kernels (oneDNN products, `symml.nn._gemm`, here forced on for every
+    size): 400 edges in one chunk, or 1,200 in chunks of 256 and a remainder of 176."""
+    monkeypatch.setattr(gemm, "_MIN_MACS", 0)
     if chunked:
         monkeypatch.setattr(edge_mlp, "_CHUNK_ELEMENTS", 1)
     torch.manual_seed(6)
     conv = EGNNConv(4, hidden=8, **CONFIGS[config])
     data = random_graph(300 if chunked else 100, 4, edge_dim=conv.edge_dim, dtype=torch.float64)
-    assert data.edge_index.shape[1] >= edge_mlp._ONEDNN_ROWS
     leaves = [data.x, data.pos, data.vel] + ([data.edge_attr] if conv.edge_dim else [])
     single = [t.float().requires_grad_(True) for t in leaves]
     double = [t.requires_grad_(True) for t in leaves]
