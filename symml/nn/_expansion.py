@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from symml.nn import _gemm
 from symml.nn._types import FieldType, field_types
 from symml.reps import Rep, intertwiners
 
@@ -214,3 +216,209 @@ def apply_t(
         out_pieces.append(list(full.split(widths)) if len(widths) > 1 else [full])
     ordered = [out_pieces[b].pop(0) for b, _, _ in exp.runs_out]
     return ordered[0] if len(ordered) == 1 else torch.cat(ordered)
+
+
+def _type_views(
+    exp: Expansion, xt: Tensor, output: bool, zero: bool = False
+) -> tuple[list[Tensor], list[bool]]:
+    """Per field type, ``[m·d, B]`` rows of ``xt``: a view when the type's copies are one run,
+    else a gathered copy (``zero``: a zero buffer instead, to be written back with `_scatter`)."""
+    types, type_runs = (exp.types_out, exp.runs_out) if output else (exp.types_in, exp.runs_in)
+    at = 0
+    where: list[list[tuple[int, int]]] = [[] for _ in types]
+    for t, q0, q1 in type_runs:
+        width = (q1 - q0) * types[t].rep.dim
+        where[t].append((at, at + width))
+        at += width
+    views, copied = [], []
+    for spans in where:
+        if len(spans) == 1:
+            views.append(xt[spans[0][0] : spans[0][1]])
+            copied.append(False)
+        elif zero:
+            views.append(xt.new_zeros(sum(e - s for s, e in spans), xt.shape[1]))
+            copied.append(True)
+        else:
+            views.append(torch.cat([xt[s:e] for s, e in spans]))
+            copied.append(True)
+    return views, copied
+
+
+def _scatter(
+    exp: Expansion, out: Tensor, views: list[Tensor], copied: list[bool], output: bool
+) -> None:
+    """Write the gathered (``copied``) type buffers back into their runs of ``out``."""
+    types, type_runs = (exp.types_out, exp.runs_out) if output else (exp.types_in, exp.runs_in)
+    at, filled = 0, [0] * len(views)
+    for t, q0, q1 in type_runs:
+        width = (q1 - q0) * types[t].rep.dim
+        if copied[t]:
+            out[at : at + width] = views[t][filled[t] : filled[t] + width]
+            filled[t] += width
+        at += width
+
+
+class _LinearFunction(torch.autograd.Function):
+    """``W xt + bias`` as one autograd node, on feature-major ``xt [d_in, B]`` (see `apply_t`).
+
+    The same products as `apply_t` type by type, but written into one output buffer, with the
+    backward written out: no autograd node per view, split or slice (each slice's backward is a
+    zero-filled gradient of the whole input), and the weight-gradient products, whose second
+    operand comes transposed, go through oneDNN (`symml.nn._gemm`). Double backward replays
+    `apply_t`.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        exp: Expansion,
+        bases: tuple[Tensor, ...],
+        xt: Tensor,
+        theta: Tensor,
+        bias: Tensor | None,
+    ) -> Tensor:
+        batch = xt.shape[1]
+        d_out = sum((q1 - q0) * exp.types_out[t].rep.dim for t, q0, q1 in exp.runs_out)
+        out = xt.new_empty(d_out, batch)
+        fields, _ = _type_views(exp, xt, output=False)
+        outs, copied = _type_views(exp, out, output=True, zero=True)
+        written = [False] * len(outs)
+        if bias is not None:
+            biases, _ = _type_views(exp, bias[:, None], output=True)
+            for b, (o, v) in enumerate(zip(outs, biases, strict=True)):
+                o.copy_(v.expand_as(o))
+                written[b] = True
+        saved: list[Tensor] = []
+        for blk, basis in zip(exp.blocks, bases, strict=True):
+            x_a, y_b = fields[blk.a], outs[blk.b]
+            m_b, m_a = exp.types_out[blk.b].copies, exp.types_in[blk.a].copies
+            k, d_b, d_a = basis.shape
+            coeffs = theta[blk.start : blk.start + m_b * m_a * k]
+            if blk.route == "theta_first":
+                mix = coeffs.view(m_b, m_a, k).transpose(1, 2).reshape(m_b * k, m_a)
+                u = (mix @ x_a.view(m_a, d_a * batch)).view(m_b, k * d_a, batch)
+                y = torch.matmul(basis.transpose(0, 1).reshape(d_b, k * d_a), u)
+                y_b.add_(y.view(-1, batch)) if written[blk.b] else y_b.copy_(y.view(-1, batch))
+                saved.append(mix)
+            else:
+                if blk.route == "scale":
+                    left = (coeffs * basis[0, 0, 0]).view(m_b, m_a)
+                    right = x_a.view(m_a, d_a * batch)
+                    saved.append(left)
+                elif blk.route == "basis_first":
+                    z = torch.matmul(basis.reshape(k * d_b, d_a), x_a.view(m_a, d_a, batch))
+                    left, right = coeffs.view(m_b, m_a * k), z.view(m_a * k, d_b * batch)
+                    saved.append(z)
+                else:
+                    w = coeffs.view(m_b * m_a, k) @ basis.view(k, d_b * d_a)
+                    left = w.view(m_b, m_a, d_b, d_a).transpose(1, 2).reshape(m_b * d_b, -1)
+                    right = x_a
+                    saved.append(left)
+                target = y_b.view(left.shape[0], -1)
+                if written[blk.b]:
+                    target.addmm_(left, right)
+                else:
+                    torch.mm(left, right, out=target)
+            written[blk.b] = True
+        for b, o in enumerate(outs):
+            if not written[b]:
+                o.zero_()
+        if any(copied):
+            _scatter(exp, out, outs, copied, output=True)
+        ctx.exp, ctx.bases, ctx.has_bias = exp, bases, bias is not None
+        ctx.save_for_backward(xt, theta, *saved)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        exp: Expansion = ctx.exp
+        bases: tuple[Tensor, ...] = ctx.bases
+        xt, theta, *saved = ctx.saved_tensors
+        need_x, need_theta, need_bias = ctx.needs_input_grad[2:5]
+        if torch.is_grad_enabled():  # create_graph: replay with recorded ops, differentiably
+            return _replay_linear(exp, bases, xt, theta, grad, ctx.needs_input_grad)
+        batch = xt.shape[1]
+        grad = grad.contiguous()
+        fields, _ = _type_views(exp, xt, output=False)
+        grads_out, _ = _type_views(exp, grad, output=True)
+        gx = torch.zeros_like(xt) if need_x else None
+        gfields, gcopied = (
+            _type_views(exp, gx, output=False, zero=True) if gx is not None else ([], [])
+        )
+        g_theta = torch.empty_like(theta) if need_theta else None
+        for blk, basis, kept in zip(exp.blocks, bases, saved, strict=True):
+            x_a, g_b = fields[blk.a], grads_out[blk.b]
+            m_b, m_a = exp.types_out[blk.b].copies, exp.types_in[blk.a].copies
+            k, d_b, d_a = basis.shape
+            coeffs = theta[blk.start : blk.start + m_b * m_a * k]
+            g_coeffs = None if g_theta is None else g_theta[blk.start : blk.start + coeffs.numel()]
+            if blk.route == "theta_first":
+                mix = kept  # [m_b·K, m_a]
+                g_u = torch.matmul(
+                    basis.transpose(0, 1).reshape(d_b, k * d_a).t(), g_b.view(m_b, d_b, batch)
+                ).view(m_b * k, d_a * batch)
+                if g_coeffs is not None:
+                    g_mix = _gemm.mm(g_u, x_a.view(m_a, d_a * batch).t())  # [m_b·K, m_a]
+                    g_coeffs.view(m_b, m_a, k).copy_(g_mix.view(m_b, k, m_a).transpose(1, 2))
+                if gfields:
+                    gfields[blk.a].view(m_a, d_a * batch).addmm_(mix.t(), g_u)
+            elif blk.route == "scale":
+                left = kept  # c·θ [m_b, m_a]
+                g_rows = g_b.view(m_b, d_a * batch)
+                if g_coeffs is not None:
+                    g_left = _gemm.mm(g_rows, x_a.view(m_a, d_a * batch).t())
+                    g_coeffs.copy_(g_left.view(-1)).mul_(basis[0, 0, 0])
+                if gfields:
+                    gfields[blk.a].view(m_a, d_a * batch).addmm_(left.t(), g_rows)
+            elif blk.route == "basis_first":
+                z = kept  # [m_a, K·d_b, B]
+                g_rows = g_b.view(m_b, d_b * batch)
+                if g_coeffs is not None:
+                    g_coeffs.copy_(_gemm.mm(g_rows, z.view(m_a * k, d_b * batch).t()).view(-1))
+                if gfields:
+                    g_z = (coeffs.view(m_b, m_a * k).t() @ g_rows).view(m_a, k * d_b, batch)
+                    g_x = torch.matmul(basis.reshape(k * d_b, d_a).t(), g_z)  # [m_a, d_a, B]
+                    gfields[blk.a].view(m_a, d_a, batch).add_(g_x)
+            else:
+                left = kept  # W's block [m_b·d_b, m_a·d_a]
+                if g_coeffs is not None:
+                    g_w = _gemm.mm(g_b, x_a.t()).view(m_b, d_b, m_a, d_a).transpose(1, 2)
+                    g_w = g_w.reshape(m_b * m_a, d_b * d_a)
+                    g_coeffs.copy_((g_w @ basis.view(k, d_b * d_a).t()).view(-1))
+                if gfields:
+                    gfields[blk.a].addmm_(left.t(), g_b)
+        if gx is not None and any(gcopied):
+            _scatter(exp, gx, gfields, gcopied, output=False)
+        g_bias = grad.sum(1) if ctx.has_bias and need_bias else None
+        return None, None, gx, g_theta, g_bias
+
+
+def _replay_linear(
+    exp: Expansion,
+    bases: tuple[Tensor, ...],
+    xt: Tensor,
+    theta: Tensor,
+    grad: Tensor,
+    needs: tuple[bool, ...],
+) -> tuple[Tensor | None, ...]:
+    with torch.enable_grad():
+        inputs = [t for t, need in zip((xt, theta), needs[2:4], strict=True) if need]
+        grads = iter(
+            torch.autograd.grad(
+                apply_t(exp, list(bases), theta, xt), inputs, grad, create_graph=True
+            )
+            if inputs
+            else ()
+        )
+    g_x = next(grads) if needs[2] else None
+    g_theta = next(grads) if needs[3] else None
+    return None, None, g_x, g_theta, grad.sum(1) if needs[4] else None
+
+
+def linear_t(
+    exp: Expansion, bases: list[Tensor], theta: Tensor, xt: Tensor, bias: Tensor | None = None
+) -> Tensor:
+    """``W xt + bias`` for feature-major ``xt [d_in, B] → [d_out, B]`` (``bias [d_out]``), as
+    `apply_t` computes it, in one autograd node (`_LinearFunction`)."""
+    out: Tensor = _LinearFunction.apply(exp, tuple(bases), xt.contiguous(), theta, bias)
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from symml.nn._expansion import Expansion, apply_t, assemble, expansion
+from symml.nn._expansion import Expansion, assemble, expansion, linear_t
 from symml.reps import Rep, trivial
 
 
@@ -32,7 +32,7 @@ class EquivariantLinear(nn.Module):
     solved once per pair of field types and memoised), so the layer has exactly
     ``dim Hom_G(ρ_in, ρ_out)`` weights; the bias lives on the trivial parts of ``rep_out``. W is
     built from θ block by block (no dense basis is stored) and cached in eval mode; in training,
-    `forward_t` multiplies type by type without building W (`symml.nn._expansion.apply_t`).
+    `forward_t` multiplies type by type without building W (`symml.nn._expansion.linear_t`).
     Initialisation: every output coordinate has variance ≈ 1 for unit-variance inputs.
 
     Args:
@@ -126,23 +126,15 @@ class EquivariantLinear(nn.Module):
     def forward_t(self, xt: Tensor) -> Tensor:
         """The same map on feature-major inputs: ``[d_in, B] → [d_out, B]`` (no width check).
 
-        With autograd W is never built: `apply_t` multiplies type by type (for the identity
-        blocks a GEMM over copies only, d_a times fewer multiply-adds than W's). Without it (or
-        for an empty batch) the cached W is one GEMM.
+        With autograd W is never built: `linear_t` multiplies type by type (for the identity
+        blocks a GEMM over copies only, d_a times fewer multiply-adds than W's) in one autograd
+        node. Without autograd (or for an empty batch) the cached W is one GEMM.
         """
         if not (self.training or torch.is_grad_enabled()) or xt.shape[1] == 0:
             w, b = self._weight_and_bias()
             return w @ xt if b is None else torch.addmm(b[:, None], w, xt)
-        bias = None
-        if self.bias_coefficients is not None and self._bias_exp is not None:
-            exp = self._bias_exp
-            bias = {}
-            for blk, basis in zip(exp.blocks, self._bases("_bias_basis", exp), strict=True):
-                k, d_b, m_b = len(basis), basis.shape[1], exp.types_out[blk.b].copies
-                coeffs = self.bias_coefficients[blk.start : blk.start + m_b * k].view(m_b, k)
-                bias[blk.b] = (coeffs @ basis.view(k, d_b)).view(m_b * d_b, 1)
-        theta = self.weight_coefficients
-        return apply_t(self._exp, self._bases("_basis", self._exp), theta, xt, bias)
+        bases = self._bases("_basis", self._exp)
+        return linear_t(self._exp, bases, self.weight_coefficients, xt, self.bias())
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
