@@ -22,6 +22,7 @@ from symml.nn import (
     GatedNonlinearity,
     gated,
 )
+from symml.nn._types import is_trivial, parts
 from symml.nn.bilinear import bilinear_paths
 from symml.reps import Rep, parse_rep, standard, trivial
 
@@ -103,6 +104,11 @@ def _group(group: str | Group) -> Group:
     return group_from_name(group) if isinstance(group, str) else group
 
 
+def _scalars_first(rep: Rep) -> bool:
+    kinds = [is_trivial(p) for p in parts(rep)]
+    return kinds == sorted(kinds, reverse=True)
+
+
 class EMLPBlock(nn.Module):
     """``x ↦ gate(B(Lx) + Lx)``: linear into ``gated(hidden)``, bilinear products added as a
     residual (when ``hidden`` has fields to multiply), gated nonlinearity down to ``hidden``.
@@ -113,11 +119,15 @@ class EMLPBlock(nn.Module):
 
     def __init__(self, rep_in: Rep, hidden: Rep) -> None:
         super().__init__()
-        width = gated(hidden)
+        # gates next to the hidden scalars when those come first (as `uniform_rep` builds them):
+        # every field type is then one block of coordinates, which the layers use without copies
+        # (the same function and weights as with the gates appended)
+        first = _scalars_first(hidden)
+        width = gated(hidden, gates_after_scalars=first)
         self.rep_in, self.rep_out, self.group = rep_in, hidden, rep_in.group
         self.linear = EquivariantLinear(rep_in, width)
         self.bilinear = EquivariantBilinear(width, width) if bilinear_paths(width, width) else None
-        self.gate = GatedNonlinearity(hidden)
+        self.gate = GatedNonlinearity(hidden, gates_after_scalars=first)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.rep_in.dim:
@@ -133,7 +143,7 @@ class EMLPBlock(nn.Module):
         bilinear products vectorise over a contiguous batch, so the block stays in this layout."""
         h = self.linear.forward_t(xt)
         if self.bilinear is not None:
-            h = self.bilinear.forward_t(h) + h
+            h = self.bilinear.forward_t(h, residual=True)
         return self.gate.forward_t(h)
 
 

@@ -194,11 +194,16 @@ class _BilinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, fused: _Fused, module: EquivariantBilinear, xt: Tensor, *thetas: Tensor
+        ctx: Any,
+        fused: _Fused,
+        module: EquivariantBilinear,
+        residual: bool,
+        xt: Tensor,
+        *thetas: Tensor,
     ) -> Tensor:
         batch = xt.shape[1]
         fields = _fields(fused, xt)
-        out = xt.new_zeros(fused.d_out, batch)
+        out = xt.clone() if residual else xt.new_zeros(fused.d_out, batch)
         outs = _fields(fused, out, output=True)
         mixed_all, products_all, stacked_tf, stacked_pf = [], [], [], []
         for group in fused.theta_first:
@@ -228,7 +233,7 @@ class _BilinearFunction(torch.autograd.Function):
             outs[b].view(m_b, d_b * batch).addmm_(theta, products)
             products_all.append(products)
             stacked_pf.append(theta)
-        ctx.fused, ctx.module = fused, module
+        ctx.fused, ctx.module, ctx.residual = fused, module, residual
         ctx.save_for_backward(xt, *thetas, *mixed_all, *products_all, *stacked_tf, *stacked_pf)
         return out
 
@@ -242,12 +247,18 @@ class _BilinearFunction(torch.autograd.Function):
         mixed_all, products_all = rest[:n_tf], rest[n_tf : n_tf + n_pf]
         stacked_tf, stacked_pf = rest[n_tf + n_pf : 2 * n_tf + n_pf], rest[2 * n_tf + n_pf :]
         if torch.is_grad_enabled():  # create_graph: replay with recorded ops, differentiably
-            return _replay_backward(ctx.module, xt, thetas, grad, ctx.needs_input_grad)
+            grads = _replay_backward(ctx.module, xt, thetas, grad, ctx.needs_input_grad[3:])
+            if ctx.residual and grads[0] is not None:
+                grads = (grads[0] + grad, *grads[1:])
+            return (None, None, None, *grads)
         batch = xt.shape[1]
         grad = grad.contiguous()
         fields = _fields(fused, xt)
         grads_out = _fields(fused, grad, output=True)
-        gx = torch.zeros_like(xt) if ctx.needs_input_grad[2] else None
+        if not ctx.needs_input_grad[3]:
+            gx = None
+        else:
+            gx = grad.clone() if ctx.residual else torch.zeros_like(xt)
         gfields = _fields(fused, gx) if gx is not None else None
         gthetas: list[Tensor | None] = [None] * n_theta
         for group, products, theta in zip(fused.products_first, products_all, stacked_pf,
@@ -292,7 +303,7 @@ class _BilinearFunction(torch.autograd.Function):
                 gthetas[i] = g_theta[r0:r1].view(m_b, n, m_a).transpose(1, 2)
             if gfields is not None:
                 gfields[a].view(m_a, d_a * batch).addmm_(theta.t(), g_mixed)
-        return (None, None, gx, *gthetas)
+        return (None, None, None, gx, *gthetas)
 
 
 def _fields(fused: _Fused, xt: Tensor, output: bool = False) -> list[Tensor]:
@@ -325,14 +336,15 @@ def _replay_backward(
     grad: Tensor,
     needs: tuple[bool, ...],
 ) -> tuple[Tensor | None, ...]:
+    """Gradients for ``(xt, *thetas)`` (``needs`` says which), differentiable themselves."""
     inputs = [xt, *thetas]
     with torch.enable_grad():
         y = module._forward_recorded(xt, list(thetas), ordered=True)
-        wanted = [t for t, need in zip(inputs, needs[2:], strict=True) if need]
+        wanted = [t for t, need in zip(inputs, needs, strict=True) if need]
         grads = iter(torch.autograd.grad(y, wanted, grad, create_graph=True, allow_unused=True))
-    out = [next(grads) if need else None for need in needs[2:]]
-    return (None, None, *[torch.zeros_like(t) if g is None and need else g
-                          for g, t, need in zip(out, inputs, needs[2:], strict=True)])  # fmt: skip
+    out = [next(grads) if need else None for need in needs]
+    return tuple(torch.zeros_like(t) if g is None and need else g
+                 for g, t, need in zip(out, inputs, needs, strict=True))  # fmt: skip
 
 
 def _type_order(types: tuple[FieldType, ...]) -> Tensor | None:
@@ -435,16 +447,22 @@ class EquivariantBilinear(nn.Module):
         flat = x.reshape(-1, x.shape[-1])
         return self.forward_t(flat.t()).t().reshape(*x.shape[:-1], self.rep_out.dim)
 
-    def forward_t(self, xt: Tensor) -> Tensor:
-        """The same map on feature-major inputs: ``[d_in, B] → [d_out, B]`` (no width check).
+    def forward_t(self, xt: Tensor, residual: bool = False) -> Tensor:
+        """The same map on feature-major inputs: ``[d_in, B] → [d_out, B]`` (no width check);
+        ``residual``: return ``B(x) + x`` (rep_in = rep_out), without a separate addition.
 
         Each path is a per-sample contraction (`_contract`, batch innermost) and a GEMM over the
         whole batch with θ; the order — products first, or θ first — is the cheaper one, and
         paths that share an operand share the GEMM (`_BilinearFunction`).
         """
+        if residual and self.rep_in != self.rep_out:
+            raise ValueError(
+                f"EquivariantBilinear: residual needs rep_in = rep_out (got {self.rep_in} and "
+                f"{self.rep_out})"
+            )
         if self._order_in is not None:
             xt = xt.index_select(0, self._order_in)
-        y = _BilinearFunction.apply(self._fused, self, xt.contiguous(), *self.weights)
+        y = _BilinearFunction.apply(self._fused, self, residual, xt.contiguous(), *self.weights)
         return y if self._unorder_out is None else y.index_select(0, self._unorder_out)
 
     def _forward_recorded(self, xt: Tensor, thetas: list[Tensor], ordered: bool = False) -> Tensor:

@@ -11,9 +11,11 @@ from symml.nn._types import is_trivial, parts
 from symml.reps import Rep, trivial
 
 
-def gated(rep: Rep) -> Rep:
-    """``rep`` plus one trivial gate scalar per non-scalar part (appended at the end): the input
-    representation of ``GatedNonlinearity(rep)``.
+def gated(rep: Rep, gates_after_scalars: bool = False) -> Rep:
+    """``rep`` plus one trivial gate scalar per non-scalar part: the input representation of
+    ``GatedNonlinearity(rep, gates_after_scalars)``. The gates are appended at the end, or, with
+    ``gates_after_scalars`` (for a ``rep`` whose scalars come first), placed right after its
+    scalars, so that all scalars are side by side (one field type, one block of coordinates).
 
     Example:
         >>> from symml.groups import O
@@ -21,8 +23,30 @@ def gated(rep: Rep) -> Rep:
         >>> gated(2 * standard(O(3)) + trivial(O(3))).dim  # 7 + one gate per vector
         9
     """
-    gates = sum(not is_trivial(p) for p in parts(rep))
-    return rep + gates * trivial(rep.group) if gates else rep
+    all_parts = parts(rep)
+    gates = sum(not is_trivial(p) for p in all_parts)
+    if not gates:
+        return rep
+    if not gates_after_scalars:
+        return rep + gates * trivial(rep.group)
+    k = _scalar_prefix(all_parts)
+    if k < 0:
+        raise ValueError(
+            f"gated: gates_after_scalars needs a rep whose scalars all come first (got {rep}); "
+            "reorder it, or append the gates at the end (the default)"
+        )
+    out = (k + gates) * trivial(rep.group)
+    for p in all_parts[k:]:
+        out = out + p
+    return out
+
+
+def _scalar_prefix(all_parts: list[Rep]) -> int:
+    """The number of scalar parts that come first, or -1 if a scalar comes after another part."""
+    k = 0
+    while k < len(all_parts) and is_trivial(all_parts[k]):
+        k += 1
+    return k if not any(is_trivial(p) for p in all_parts[k:]) else -1
 
 
 def _coordinate_parts(rep: Rep) -> tuple[Tensor, Tensor]:
@@ -49,7 +73,9 @@ class GatedNonlinearity(nn.Module):
     ρ(g)(sigmoid(gate)·v)``.
 
     Args:
-        rep: the output representation; the input is ``gated(rep)`` (``rep`` + gates).
+        rep: the output representation; the input is ``gated(rep, gates_after_scalars)``
+            (``rep`` + gates).
+        gates_after_scalars: the gates sit right after ``rep``'s scalars instead of at the end.
 
     Shapes:
         ``[..., gated(rep).dim] → [..., rep.dim]``.
@@ -65,9 +91,10 @@ class GatedNonlinearity(nn.Module):
     _scalar: Tensor
     _gate_of: Tensor
 
-    def __init__(self, rep: Rep) -> None:
+    def __init__(self, rep: Rep, gates_after_scalars: bool = False) -> None:
         super().__init__()
-        self.rep_in, self.rep_out, self.group = gated(rep), rep, rep.group
+        self.rep_in, self.rep_out = gated(rep, gates_after_scalars), rep
+        self.group, self.gates_after_scalars = rep.group, gates_after_scalars
         part_of, scalar = _coordinate_parts(rep)
         # gate column of each coordinate: gates are numbered over the non-scalar parts in order
         gate_number = torch.cumsum(~torch.tensor([is_trivial(p) for p in parts(rep)]), 0) - 1
@@ -101,25 +128,28 @@ class GatedNonlinearity(nn.Module):
         if self._gates == 0:
             return nn.functional.silu(x)
         # split, not slicing: each slice's backward would zero-fill a gradient of x's size
-        values, gates = x.split([self.rep_out.dim, self._gates], dim)
-        gates = torch.sigmoid(gates)
         k = self._scalar_prefix
-        if k >= 0:
-            scalars, *rest = values.split([k, *(m * d for m, d in self._runs)], dim)
-            run_gates = gates.split([m for m, _ in self._runs], dim)
-            out = [nn.functional.silu(scalars)]
-            lead = x.shape[:-1] if dim == -1 else ()
-            trail = () if dim == -1 else x.shape[1:]
-            for (m, d), v, g in zip(self._runs, rest, run_gates, strict=True):
-                if dim == -1:  # [..., m·d] as [..., m, d], gates [..., m, 1]
-                    scaled = v.reshape(*lead, m, d) * g.unsqueeze(-1)
-                else:  # [m·d, ...] as [m, d, ...], gates [m, 1, ...]
-                    scaled = v.reshape(m, d, *trail) * g.unsqueeze(1)
-                out.append(scaled.reshape(v.shape))
-            return torch.cat(out, dim)
-        gated_values = values * gates.index_select(dim, self._gate_of)
-        scalar = self._scalar if dim == -1 else self._scalar[:, None]
-        return torch.where(scalar, nn.functional.silu(values), gated_values)
+        runs = [m * d for m, d in self._runs]
+        if self.gates_after_scalars:
+            scalars, gates, *rest = x.split([k, self._gates, *runs], dim)
+        else:
+            values, gates = x.split([self.rep_out.dim, self._gates], dim)
+            if k < 0:  # scalars anywhere: gate every coordinate, then pick
+                gated_values = values * torch.sigmoid(gates).index_select(dim, self._gate_of)
+                scalar = self._scalar if dim == -1 else self._scalar[:, None]
+                return torch.where(scalar, nn.functional.silu(values), gated_values)
+            scalars, *rest = values.split([k, *runs], dim)
+        run_gates = torch.sigmoid(gates).split([m for m, _ in self._runs], dim)
+        out = [nn.functional.silu(scalars)]
+        lead = x.shape[:-1] if dim == -1 else ()
+        trail = () if dim == -1 else x.shape[1:]
+        for (m, d), v, g in zip(self._runs, rest, run_gates, strict=True):
+            if dim == -1:  # [..., m·d] as [..., m, d], gates [..., m, 1]
+                scaled = v.reshape(*lead, m, d) * g.unsqueeze(-1)
+            else:  # [m·d, ...] as [m, d, ...], gates [m, 1, ...]
+                scaled = v.reshape(m, d, *trail) * g.unsqueeze(1)
+            out.append(scaled.reshape(v.shape))
+        return torch.cat(out, dim)
 
     def extra_repr(self) -> str:
         return f"rep={self.rep_out}"

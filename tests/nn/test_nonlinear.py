@@ -263,3 +263,33 @@ def test_gate_runs_fast_path_matches_general_path() -> None:
             torch.testing.assert_close(
                 torch.autograd.grad(y, x, grad)[0], torch.autograd.grad(expected, x, grad)[0]
             )
+
+
+def test_gates_after_scalars_is_the_same_gate_in_another_layout() -> None:
+    group = O(3)
+    v, s = standard(group), trivial(group)
+    rep = 3 * s + 2 * v + v.tensor(v)
+    appended, after = GatedNonlinearity(rep), GatedNonlinearity(rep, gates_after_scalars=True)
+    assert after.rep_in.dim == appended.rep_in.dim == rep.dim + 3
+    x = torch.randn(6, rep.dim + 3)
+    # move the 3 gates (last columns) to right after the 3 scalars
+    moved = torch.cat([x[:, :3], x[:, -3:], x[:, 3:-3]], 1)
+    torch.testing.assert_close(after(moved), appended(x))
+    torch.testing.assert_close(after.forward_t(moved.t()), appended(x).t())
+    assert equivariance_error(after, n_elements=4)["output"] < 1e-5
+    with pytest.raises(ValueError, match="scalars all come first"):
+        gated(v + s, gates_after_scalars=True)
+
+
+def test_bilinear_residual_adds_the_input_with_its_gradients() -> None:
+    torch.manual_seed(0)
+    v, s = standard(O(3)), trivial(O(3))
+    rep = 2 * s + v + v.tensor(v)
+    layer = EquivariantBilinear(rep, rep).double()
+    xt = torch.randn(rep.dim, 4, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(layer.forward_t(xt, residual=True), layer.forward_t(xt) + xt)
+    assert torch.autograd.gradcheck(lambda x: layer.forward_t(x, residual=True), (xt,))
+    assert torch.autograd.gradgradcheck(lambda x: layer.forward_t(x, residual=True), (xt,))
+    other = EquivariantBilinear(rep, 2 * v).double()
+    with pytest.raises(ValueError, match="residual needs rep_in = rep_out"):
+        other.forward_t(xt, residual=True)
