@@ -13,8 +13,9 @@ pair of types, by θ and the small basis in turn (for identity blocks θ alone).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -218,207 +219,246 @@ def apply_t(
     return ordered[0] if len(ordered) == 1 else torch.cat(ordered)
 
 
-def _type_views(
-    exp: Expansion, xt: Tensor, output: bool, zero: bool = False
-) -> tuple[list[Tensor], list[bool]]:
-    """Per field type, ``[m·d, B]`` rows of ``xt``: a view when the type's copies are one run,
-    else a gathered copy (``zero``: a zero buffer instead, to be written back with `_scatter`)."""
-    types, type_runs = (exp.types_out, exp.runs_out) if output else (exp.types_in, exp.runs_in)
-    at = 0
-    where: list[list[tuple[int, int]]] = [[] for _ in types]
-    for t, q0, q1 in type_runs:
-        width = (q1 - q0) * types[t].rep.dim
-        where[t].append((at, at + width))
-        at += width
-    views, copied = [], []
-    for spans in where:
-        if len(spans) == 1:
-            views.append(xt[spans[0][0] : spans[0][1]])
-            copied.append(False)
-        elif zero:
-            views.append(xt.new_zeros(sum(e - s for s, e in spans), xt.shape[1]))
-            copied.append(True)
+class _Step(NamedTuple):
+    """One block for `_LinearFunction`: its route, the rows of its input and output types in the
+    type-ordered layout, its sizes, and where its coefficients start in θ."""
+
+    route: str
+    a0: int
+    a1: int
+    b0: int
+    b1: int
+    m_a: int
+    m_b: int
+    k: int
+    d_a: int
+    d_b: int
+    start: int
+
+
+class LinearPlan(NamedTuple):
+    """What `_LinearFunction` needs of an `Expansion` (and of the bias's), precomputed once.
+
+    Both reps are laid out type by type (``order_in`` / ``unorder_out`` permute the coordinates
+    into and out of that layout when a type's copies are not side by side; None when they are).
+    """
+
+    steps: tuple[_Step, ...]
+    bias_steps: tuple[_Step, ...]
+    d_in: int
+    d_out: int
+    out_types: tuple[tuple[int, int], ...]
+    order_in: tuple[int, ...] | None
+    order_out: tuple[int, ...] | None
+    unorder_out: tuple[int, ...] | None
+
+
+def _type_rows(types: tuple[FieldType, ...]) -> tuple[list[tuple[int, int]], list[int] | None]:
+    rows, at = [], 0
+    for t in types:
+        rows.append((at, at + t.copies * t.rep.dim))
+        at += t.copies * t.rep.dim
+    order = [off + i for t in types for off in t.offsets for i in range(t.rep.dim)]
+    return rows, None if order == sorted(order) else order
+
+
+def linear_plan(exp: Expansion, bias_exp: Expansion | None) -> LinearPlan:
+    rows_in, order_in = _type_rows(exp.types_in)
+    rows_out, order_out = _type_rows(exp.types_out)
+
+    def step(blk: Block, e: Expansion, a_rows: list[tuple[int, int]]) -> _Step:
+        k, d_b, d_a = blk.basis.shape
+        m_a, m_b = e.types_in[blk.a].copies, e.types_out[blk.b].copies
+        (a0, a1), (b0, b1) = a_rows[blk.a], rows_out[blk.b]
+        return _Step(blk.route, a0, a1, b0, b1, m_a, m_b, k, d_a, d_b, blk.start)
+
+    unorder = None
+    if order_out is not None:
+        unorder = [0] * len(order_out)
+        for position, coordinate in enumerate(order_out):
+            unorder[coordinate] = position
+    return LinearPlan(
+        tuple(step(blk, exp, rows_in) for blk in exp.blocks),
+        tuple(step(blk, bias_exp, [(0, 1)]) for blk in bias_exp.blocks) if bias_exp else (),
+        rows_in[-1][1] if rows_in else 0,
+        rows_out[-1][1] if rows_out else 0,
+        tuple(rows_out),
+        None if order_in is None else tuple(order_in),
+        None if order_out is None else tuple(order_out),
+        None if unorder is None else tuple(unorder),
+    )
+
+
+def plan_constants(plan: LinearPlan, bases: list[Tensor]) -> tuple[tuple[Tensor, ...], ...]:
+    """Per step, the basis in the shapes its route multiplies by (forward and backward), made
+    once per dtype and device rather than reshaped on every call."""
+    out: list[tuple[Tensor, ...]] = []
+    for st, basis in zip(plan.steps, bases, strict=True):
+        k, d_b, d_a = st.k, st.d_b, st.d_a
+        if st.route == "scale":  # B = c·I: c
+            out.append((basis.reshape(-1)[0:1],))
+        elif st.route == "basis_first":
+            flat = basis.reshape(k * d_b, d_a)
+            out.append((flat, flat.t().contiguous()))
+        elif st.route == "theta_first":
+            mixer = basis.transpose(0, 1).reshape(d_b, k * d_a).contiguous()
+            out.append((mixer, mixer.t().contiguous()))
         else:
-            views.append(torch.cat([xt[s:e] for s, e in spans]))
-            copied.append(True)
-    return views, copied
-
-
-def _scatter(
-    exp: Expansion, out: Tensor, views: list[Tensor], copied: list[bool], output: bool
-) -> None:
-    """Write the gathered (``copied``) type buffers back into their runs of ``out``."""
-    types, type_runs = (exp.types_out, exp.runs_out) if output else (exp.types_in, exp.runs_in)
-    at, filled = 0, [0] * len(views)
-    for t, q0, q1 in type_runs:
-        width = (q1 - q0) * types[t].rep.dim
-        if copied[t]:
-            out[at : at + width] = views[t][filled[t] : filled[t] + width]
-            filled[t] += width
-        at += width
+            flat = basis.reshape(k, d_b * d_a)
+            out.append((flat, flat.t().contiguous()))
+    return tuple(out)
 
 
 class _LinearFunction(torch.autograd.Function):
-    """``W xt + bias`` as one autograd node, on feature-major ``xt [d_in, B]`` (see `apply_t`).
+    """``W xt + bias`` as one autograd node, on type-ordered feature-major ``xt [d_in, B]``.
 
-    The same products as `apply_t` type by type, but written into one output buffer, with the
-    backward written out: no autograd node per view, split or slice (each slice's backward is a
-    zero-filled gradient of the whole input), and the weight-gradient products, whose second
-    operand comes transposed, go through oneDNN (`symml.nn._gemm`). Double backward replays
+    The products of `apply_t`, type by type, written into one output buffer with the backward
+    written out: no autograd node per view, split or slice (each slice's backward is a
+    zero-filled gradient of the whole input), and the products go through oneDNN
+    (`symml.nn._gemm`). The bias ``Σ_k β_k b_k`` is built inside too. Double backward replays
     `apply_t`.
     """
 
     @staticmethod
     def forward(
         ctx: Any,
-        exp: Expansion,
-        bases: tuple[Tensor, ...],
+        replay: Callable[[Tensor, Tensor, Tensor | None], Tensor],
+        plan: LinearPlan,
+        consts: tuple[tuple[Tensor, ...], ...],
+        bias_bases: tuple[Tensor, ...],
         xt: Tensor,
         theta: Tensor,
-        bias: Tensor | None,
+        bias_theta: Tensor | None,
     ) -> Tensor:
         batch = xt.shape[1]
-        d_out = sum((q1 - q0) * exp.types_out[t].rep.dim for t, q0, q1 in exp.runs_out)
-        out = xt.new_empty(d_out, batch)
-        fields, _ = _type_views(exp, xt, output=False)
-        outs, copied = _type_views(exp, out, output=True, zero=True)
-        written = [False] * len(outs)
-        if bias is not None:
-            biases, _ = _type_views(exp, bias[:, None], output=True)
-            for b, (o, v) in enumerate(zip(outs, biases, strict=True)):
-                o.copy_(v.expand_as(o))
-                written[b] = True
+        out = xt.new_empty(plan.d_out, batch)
+        written: set[int] = set()
+        if bias_theta is not None:
+            for st, basis in zip(plan.bias_steps, bias_bases, strict=True):
+                coeffs = bias_theta[st.start : st.start + st.m_b * st.k].view(st.m_b, st.k)
+                vec = (coeffs @ basis.view(st.k, st.d_b)).view(-1, 1)  # [m_b·d_b, 1]
+                rows = out[st.b0 : st.b1]
+                rows.add_(vec) if st.b0 in written else rows.copy_(vec.expand_as(rows))
+                written.add(st.b0)
         saved: list[Tensor] = []
-        for blk, basis in zip(exp.blocks, bases, strict=True):
-            x_a, y_b = fields[blk.a], outs[blk.b]
-            m_b, m_a = exp.types_out[blk.b].copies, exp.types_in[blk.a].copies
-            k, d_b, d_a = basis.shape
-            coeffs = theta[blk.start : blk.start + m_b * m_a * k]
-            if blk.route == "theta_first":
+        for st, const in zip(plan.steps, consts, strict=True):
+            x_a, y_b = xt[st.a0 : st.a1], out[st.b0 : st.b1]
+            m_a, m_b, k, d_a, d_b = st.m_a, st.m_b, st.k, st.d_a, st.d_b
+            coeffs = theta[st.start : st.start + m_b * m_a * k]
+            if st.route == "theta_first":
                 mix = coeffs.view(m_b, m_a, k).transpose(1, 2).reshape(m_b * k, m_a)
-                u = (mix @ x_a.view(m_a, d_a * batch)).view(m_b, k * d_a, batch)
-                y = torch.matmul(basis.transpose(0, 1).reshape(d_b, k * d_a), u)
-                y_b.add_(y.view(-1, batch)) if written[blk.b] else y_b.copy_(y.view(-1, batch))
+                u = _gemm.mm(mix, x_a.view(m_a, d_a * batch)).view(m_b, k * d_a, batch)
+                y = torch.matmul(const[0], u).view(-1, batch)  # [d_b, K·d_a] @ u
+                y_b.add_(y) if st.b0 in written else y_b.copy_(y)
                 saved.append(mix)
             else:
-                if blk.route == "scale":
-                    left = (coeffs * basis[0, 0, 0]).view(m_b, m_a)
-                    right = x_a.view(m_a, d_a * batch)
+                if st.route == "scale":
+                    left, right = coeffs.view(m_b, m_a) * const[0], x_a.view(m_a, -1)
                     saved.append(left)
-                elif blk.route == "basis_first":
-                    z = torch.matmul(basis.reshape(k * d_b, d_a), x_a.view(m_a, d_a, batch))
-                    left, right = coeffs.view(m_b, m_a * k), z.view(m_a * k, d_b * batch)
+                elif st.route == "basis_first":
+                    z = torch.matmul(const[0], x_a.view(m_a, d_a, batch))  # [m_a, K·d_b, B]
+                    left, right = coeffs.view(m_b, m_a * k), z.view(m_a * k, -1)
                     saved.append(z)
                 else:
-                    w = coeffs.view(m_b * m_a, k) @ basis.view(k, d_b * d_a)
+                    w = coeffs.view(m_b * m_a, k) @ const[0]
                     left = w.view(m_b, m_a, d_b, d_a).transpose(1, 2).reshape(m_b * d_b, -1)
                     right = x_a
                     saved.append(left)
                 target = y_b.view(left.shape[0], -1)
-                if written[blk.b]:
-                    target.addmm_(left, right)
+                if st.b0 in written:
+                    _gemm.addmm_(target, left, right)
                 else:
-                    torch.mm(left, right, out=target)
-            written[blk.b] = True
-        for b, o in enumerate(outs):
-            if not written[b]:
-                o.zero_()
-        if any(copied):
-            _scatter(exp, out, outs, copied, output=True)
-        ctx.exp, ctx.bases, ctx.has_bias = exp, bases, bias is not None
-        ctx.save_for_backward(xt, theta, *saved)
+                    target.copy_(_gemm.mm(left, right))
+            written.add(st.b0)
+        for b0, b1 in plan.out_types:
+            if b0 not in written:
+                out[b0:b1].zero_()
+        ctx.replay, ctx.plan, ctx.consts, ctx.bias_bases = replay, plan, consts, bias_bases
+        ctx.has_bias = bias_theta is not None
+        ctx.save_for_backward(xt, theta, bias_theta, *saved)
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        exp: Expansion = ctx.exp
-        bases: tuple[Tensor, ...] = ctx.bases
-        xt, theta, *saved = ctx.saved_tensors
-        need_x, need_theta, need_bias = ctx.needs_input_grad[2:5]
+        plan: LinearPlan = ctx.plan
+        xt, theta, bias_theta, *saved = ctx.saved_tensors
+        need_x, need_theta, need_bias = ctx.needs_input_grad[4:7]
         if torch.is_grad_enabled():  # create_graph: replay with recorded ops, differentiably
-            return _replay_linear(exp, bases, xt, theta, grad, ctx.needs_input_grad)
+            needs = (need_x, need_theta, need_bias)
+            with torch.enable_grad():
+                y = ctx.replay(xt, theta, bias_theta)
+                inputs = (xt, theta, bias_theta)
+                wanted = [t for t, need in zip(inputs, needs, strict=True) if need]
+                grads = iter(torch.autograd.grad(y, wanted, grad, create_graph=True))
+            return (None, None, None, None, *(next(grads) if need else None for need in needs))
         batch = xt.shape[1]
         grad = grad.contiguous()
-        fields, _ = _type_views(exp, xt, output=False)
-        grads_out, _ = _type_views(exp, grad, output=True)
         gx = torch.zeros_like(xt) if need_x else None
-        gfields, gcopied = (
-            _type_views(exp, gx, output=False, zero=True) if gx is not None else ([], [])
-        )
         g_theta = torch.empty_like(theta) if need_theta else None
-        for blk, basis, kept in zip(exp.blocks, bases, saved, strict=True):
-            x_a, g_b = fields[blk.a], grads_out[blk.b]
-            m_b, m_a = exp.types_out[blk.b].copies, exp.types_in[blk.a].copies
-            k, d_b, d_a = basis.shape
-            coeffs = theta[blk.start : blk.start + m_b * m_a * k]
-            g_coeffs = None if g_theta is None else g_theta[blk.start : blk.start + coeffs.numel()]
-            if blk.route == "theta_first":
-                mix = kept  # [m_b·K, m_a]
-                g_u = torch.matmul(
-                    basis.transpose(0, 1).reshape(d_b, k * d_a).t(), g_b.view(m_b, d_b, batch)
-                ).view(m_b * k, d_a * batch)
+        for st, const, kept in zip(plan.steps, ctx.consts, saved, strict=True):
+            x_a, g_b = xt[st.a0 : st.a1], grad[st.b0 : st.b1]
+            g_x = None if gx is None else gx[st.a0 : st.a1]
+            m_a, m_b, k, d_a, d_b = st.m_a, st.m_b, st.k, st.d_a, st.d_b
+            g_coeffs = None if g_theta is None else g_theta[st.start : st.start + m_b * m_a * k]
+            if st.route == "theta_first":
+                g_u = torch.matmul(const[1], g_b.view(m_b, d_b, batch)).view(m_b * k, -1)
                 if g_coeffs is not None:
                     g_mix = _gemm.mm(g_u, x_a.view(m_a, d_a * batch).t())  # [m_b·K, m_a]
                     g_coeffs.view(m_b, m_a, k).copy_(g_mix.view(m_b, k, m_a).transpose(1, 2))
-                if gfields:
-                    gfields[blk.a].view(m_a, d_a * batch).addmm_(mix.t(), g_u)
-            elif blk.route == "scale":
-                left = kept  # c·θ [m_b, m_a]
-                g_rows = g_b.view(m_b, d_a * batch)
+                if g_x is not None:
+                    _gemm.addmm_(g_x.view(m_a, -1), kept.t(), g_u)
+            elif st.route == "scale":
+                g_rows = g_b.view(m_b, -1)
                 if g_coeffs is not None:
-                    g_left = _gemm.mm(g_rows, x_a.view(m_a, d_a * batch).t())
-                    g_coeffs.copy_(g_left.view(-1)).mul_(basis[0, 0, 0])
-                if gfields:
-                    gfields[blk.a].view(m_a, d_a * batch).addmm_(left.t(), g_rows)
-            elif blk.route == "basis_first":
-                z = kept  # [m_a, K·d_b, B]
-                g_rows = g_b.view(m_b, d_b * batch)
+                    g_left = _gemm.mm(g_rows, x_a.view(m_a, -1).t())
+                    torch.mul(g_left.view(-1), const[0], out=g_coeffs)
+                if g_x is not None:
+                    _gemm.addmm_(g_x.view(m_a, -1), kept.t(), g_rows)
+            elif st.route == "basis_first":
+                g_rows = g_b.view(m_b, -1)
                 if g_coeffs is not None:
-                    g_coeffs.copy_(_gemm.mm(g_rows, z.view(m_a * k, d_b * batch).t()).view(-1))
-                if gfields:
-                    g_z = (coeffs.view(m_b, m_a * k).t() @ g_rows).view(m_a, k * d_b, batch)
-                    g_x = torch.matmul(basis.reshape(k * d_b, d_a).t(), g_z)  # [m_a, d_a, B]
-                    gfields[blk.a].view(m_a, d_a, batch).add_(g_x)
+                    g_coeffs.copy_(_gemm.mm(g_rows, kept.view(m_a * k, -1).t()).view(-1))
+                if g_x is not None:
+                    coeffs = theta[st.start : st.start + m_b * m_a * k].view(m_b, m_a * k)
+                    g_z = _gemm.mm(coeffs.t(), g_rows).view(m_a, k * d_b, batch)
+                    g_x.view(m_a, d_a, batch).add_(torch.matmul(const[1], g_z))
             else:
-                left = kept  # W's block [m_b·d_b, m_a·d_a]
                 if g_coeffs is not None:
                     g_w = _gemm.mm(g_b, x_a.t()).view(m_b, d_b, m_a, d_a).transpose(1, 2)
                     g_w = g_w.reshape(m_b * m_a, d_b * d_a)
-                    g_coeffs.copy_((g_w @ basis.view(k, d_b * d_a).t()).view(-1))
-                if gfields:
-                    gfields[blk.a].addmm_(left.t(), g_b)
-        if gx is not None and any(gcopied):
-            _scatter(exp, gx, gfields, gcopied, output=False)
-        g_bias = grad.sum(1) if ctx.has_bias and need_bias else None
-        return None, None, gx, g_theta, g_bias
-
-
-def _replay_linear(
-    exp: Expansion,
-    bases: tuple[Tensor, ...],
-    xt: Tensor,
-    theta: Tensor,
-    grad: Tensor,
-    needs: tuple[bool, ...],
-) -> tuple[Tensor | None, ...]:
-    with torch.enable_grad():
-        inputs = [t for t, need in zip((xt, theta), needs[2:4], strict=True) if need]
-        grads = iter(
-            torch.autograd.grad(
-                apply_t(exp, list(bases), theta, xt), inputs, grad, create_graph=True
-            )
-            if inputs
-            else ()
-        )
-    g_x = next(grads) if needs[2] else None
-    g_theta = next(grads) if needs[3] else None
-    return None, None, g_x, g_theta, grad.sum(1) if needs[4] else None
+                    g_coeffs.copy_((g_w @ const[1]).view(-1))
+                if g_x is not None:
+                    _gemm.addmm_(g_x, kept.t(), g_b)
+        g_bias = None
+        if need_bias:
+            sums = grad.sum(1)
+            parts = []
+            for st, basis in zip(plan.bias_steps, ctx.bias_bases, strict=True):
+                g_vec = sums[st.b0 : st.b1].view(st.m_b, st.d_b)
+                parts.append((g_vec @ basis.view(st.k, st.d_b).t()).view(-1))
+            g_bias = torch.cat(parts) if len(parts) > 1 else parts[0]
+        return None, None, None, None, gx, g_theta, g_bias
 
 
 def linear_t(
-    exp: Expansion, bases: list[Tensor], theta: Tensor, xt: Tensor, bias: Tensor | None = None
+    replay: Callable[[Tensor, Tensor, Tensor | None], Tensor],
+    plan: LinearPlan,
+    consts: tuple[tuple[Tensor, ...], ...],
+    bias_bases: tuple[Tensor, ...],
+    xt: Tensor,
+    theta: Tensor,
+    bias_theta: Tensor | None,
 ) -> Tensor:
-    """``W xt + bias`` for feature-major ``xt [d_in, B] → [d_out, B]`` (``bias [d_out]``), as
-    `apply_t` computes it, in one autograd node (`_LinearFunction`)."""
-    out: Tensor = _LinearFunction.apply(exp, tuple(bases), xt.contiguous(), theta, bias)
+    """``W xt + bias`` for feature-major ``xt [d_in, B] → [d_out, B]`` as `apply_t` computes it,
+    in one autograd node (`_LinearFunction`); ``plan`` from `linear_plan`, ``consts`` from
+    `plan_constants`, ``bias_bases`` the bias expansion's ``[K, d_b, 1]`` bases; ``replay``
+    computes the same from ``(xt, θ, bias θ)`` in the type-ordered layout with recorded ops (for
+    double backward)."""
+    if plan.order_in is not None:
+        xt = xt.index_select(0, torch.tensor(plan.order_in, device=xt.device))
+    out: Tensor = _LinearFunction.apply(
+        replay, plan, consts, bias_bases, xt.contiguous(), theta, bias_theta
+    )
+    if plan.unorder_out is not None:
+        out = out.index_select(0, torch.tensor(plan.unorder_out, device=out.device))
     return out

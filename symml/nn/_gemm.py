@@ -3,9 +3,11 @@
 For float32 on the CPU, ``torch.mm`` / ``F.linear`` call MKL, which runs its AVX2 kernels on AMD
 CPUs; oneDNN's GEMM (the one behind ``torch.ops.mkldnn._linear_pointwise``, a private op of
 torch's CPU build, used by Inductor) runs AVX-512 there and is about twice as fast at the shapes of
-our layers when the second operand comes as ``[n, k]`` rows: e.g. ``[195, 162] @ [162, 500]``
-190 µs → 103 µs, ``[500, 384] @ [384, 384]`` 706 µs → 340 µs. Its fixed cost per call (~10 µs)
-is only worth paying from about 10⁶ multiply-adds on. Everything else (other dtypes, GPUs, builds
+our layers: e.g. ``[195, 162] @ [162, 500]`` 154 µs → 78 µs, ``[500, 384] @ [384, 384]`` 706 µs
+→ 340 µs. It takes its second operand ``w [n, k]`` row-major or column-major (a transposed view:
+no copy), but other strides (a column slice) send it to a slow reference kernel, so those are
+copied first. Its fixed cost per call (~10 µs) is only worth paying from about 10⁶
+multiply-adds on. Everything else (other dtypes, GPUs, builds
 without oneDNN, small products) takes the ordinary path, and the op is only used where no
 autograd graph is recorded (inside hand-written backward passes).
 """
@@ -27,10 +29,9 @@ def _use_onednn(x: Tensor, macs: int) -> bool:
 def linear(x: Tensor, w: Tensor, b: Tensor | None = None, add: Tensor | None = None) -> Tensor:
     """``x @ wᵀ (+ b) (+ add)`` for ``x [m, k]``, ``w [n, k]``, ``b [n]``, ``add [m, n]``."""
     if _use_onednn(x, x.shape[0] * w.shape[0] * w.shape[1]):
-        # strided operands send oneDNN to a slow reference kernel
-        out: Tensor = torch.ops.mkldnn._linear_pointwise(
-            x.contiguous(), w.contiguous(), b, "none", [], ""
-        )
+        if not (w.is_contiguous() or w.t().is_contiguous()):
+            w = w.contiguous()
+        out: Tensor = torch.ops.mkldnn._linear_pointwise(x.contiguous(), w, b, "none", [], "")
         # (its fused "add" variant is slower than the separate add with two threads)
         return out if add is None else out.add_(add)
     if add is None:
@@ -39,12 +40,13 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None, add: Tensor | None = N
 
 
 def mm(a: Tensor, b: Tensor) -> Tensor:
-    """``a @ b`` for ``a [m, k]``, ``b [k, n]``.
+    """``a @ b`` for ``a [m, k]``, ``b [k, n]`` (``a`` is copied if strided: keep it small)."""
+    return linear(a, b.t())
 
-    oneDNN only when ``b`` is the transpose of a contiguous tensor (e.g. ``gθ = g Xᵀ``): it
-    wants its second operand as ``[n, k]`` rows, and transposing a row-major ``b`` first can
-    cost more than the product saves (``[318, 1500]``: 165 µs).
-    """
-    if b.t().is_contiguous() and (a.is_contiguous() or a.numel() <= b.numel()):
-        return linear(a, b.t())
-    return a @ b
+
+def addmm_(out: Tensor, a: Tensor, b: Tensor) -> None:
+    """``out += a @ b`` in place (``out`` may be a view)."""
+    if _use_onednn(a, a.shape[0] * a.shape[1] * b.shape[1]):
+        out.add_(linear(a, b.t()))
+    else:
+        out.addmm_(a, b)

@@ -210,7 +210,7 @@ class _BilinearFunction(torch.autograd.Function):
             a = group.key
             theta = _stacked_theta(fused, group, thetas, True)
             m_a, d_a = fields[a].shape[0], fields[a].shape[1]
-            mixed = theta @ fields[a].view(m_a, d_a * batch)  # [Σ m_b·n, d_a·B]
+            mixed = _gemm.mm(theta, fields[a].view(m_a, d_a * batch))  # [Σ m_b·n, d_a·B]
             for i, (r0, r1) in zip(group.members, group.spans, strict=True):
                 plan = fused.plans[i]
                 m_b = fused.theta_shapes[i][0]
@@ -230,7 +230,7 @@ class _BilinearFunction(torch.autograd.Function):
                 _contract_into(target, fields[plan.a], _source_products_first(fields, plan, batch),
                                accumulate=False)  # fmt: skip
             theta = _stacked_theta(fused, group, thetas, False)
-            outs[b].view(m_b, d_b * batch).addmm_(theta, products)
+            _gemm.addmm_(outs[b].view(m_b, d_b * batch), theta, products)
             products_all.append(products)
             stacked_pf.append(theta)
         ctx.fused, ctx.module, ctx.residual = fused, module, residual
@@ -267,7 +267,7 @@ class _BilinearFunction(torch.autograd.Function):
             m_b, d_b = grads_out[b].shape[0], grads_out[b].shape[1]
             g_b = grads_out[b].view(m_b, d_b * batch)
             g_theta = _gemm.mm(g_b, products.t())  # [m_b, Σ m_a·n]
-            g_products = theta.t() @ g_b  # [Σ m_a·n, d_b·B]
+            g_products = _gemm.mm(theta.t(), g_b)  # [Σ m_a·n, d_b·B]
             for i, (c0, c1) in zip(group.members, group.spans, strict=True):
                 plan = fused.plans[i]
                 gthetas[i] = g_theta[:, c0:c1].reshape(fused.theta_shapes[i])
@@ -302,7 +302,7 @@ class _BilinearFunction(torch.autograd.Function):
                 m_b, _, n = fused.theta_shapes[i]
                 gthetas[i] = g_theta[r0:r1].view(m_b, n, m_a).transpose(1, 2)
             if gfields is not None:
-                gfields[a].view(m_a, d_a * batch).addmm_(theta.t(), g_mixed)
+                _gemm.addmm_(gfields[a].view(m_a, d_a * batch), theta.t(), g_mixed)
         return (None, None, None, gx, *gthetas)
 
 

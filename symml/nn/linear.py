@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from symml.nn._expansion import Expansion, assemble, expansion, linear_t
+from symml.nn._expansion import (
+    Expansion,
+    assemble,
+    expansion,
+    linear_plan,
+    linear_t,
+    plan_constants,
+)
 from symml.reps import Rep, trivial
 
 
@@ -83,6 +90,8 @@ class EquivariantLinear(nn.Module):
             self._bias_exp = bias_exp
             self._register_bases("_bias_basis", bias_exp)
         self._cache: tuple[object, Tensor, Tensor | None] | None = None
+        self._plan = linear_plan(exp, self._bias_exp)
+        self._consts: dict[tuple[torch.dtype, torch.device], tuple] = {}
 
     def _register_bases(self, prefix: str, exp: Expansion) -> None:
         # buffers, so that .to() / .double() move them; not persistent: derived from the reps
@@ -133,12 +142,40 @@ class EquivariantLinear(nn.Module):
         if not (self.training or torch.is_grad_enabled()) or xt.shape[1] == 0:
             w, b = self._weight_and_bias()
             return w @ xt if b is None else torch.addmm(b[:, None], w, xt)
-        bases = self._bases("_basis", self._exp)
-        return linear_t(self._exp, bases, self.weight_coefficients, xt, self.bias())
+        theta = self.weight_coefficients
+        key = (theta.dtype, theta.device)
+        if key not in self._consts:  # the bases reshaped for each route, once per dtype/device
+            bias_bases = (
+                () if self._bias_exp is None else self._bases("_bias_basis", self._bias_exp)
+            )
+            self._consts[key] = (
+                plan_constants(self._plan, self._bases("_basis", self._exp)),
+                tuple(bias_bases),
+            )
+        consts, bias_bases = self._consts[key]
+        return linear_t(
+            self._replay, self._plan, consts, bias_bases, xt, theta, self.bias_coefficients
+        )
+
+    def _replay(self, xt: Tensor, theta: Tensor, bias_theta: Tensor | None) -> Tensor:
+        """``W xt + b`` with recorded ops, in `linear_t`'s type-ordered layout."""
+        w = assemble(self._exp, self._bases("_basis", self._exp), theta)
+        plan = self._plan
+        if plan.order_out is not None:
+            w = w[list(plan.order_out)]
+        if plan.order_in is not None:
+            w = w[:, list(plan.order_in)]
+        y = w @ xt
+        if bias_theta is not None and self._bias_exp is not None:
+            b = assemble(self._bias_exp, self._bases("_bias_basis", self._bias_exp), bias_theta)
+            b = b[:, 0] if plan.order_out is None else b[list(plan.order_out), 0]
+            y = y + b[:, None]
+        return y
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_cache"] = None  # derived data: never pickled
+        state["_consts"] = {}
         return state
 
     def extra_repr(self) -> str:
