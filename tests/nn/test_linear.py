@@ -280,3 +280,33 @@ def test_structured_forward_every_route_interleaved() -> None:
     _structured_matches_dense(EquivariantLinear(s, t2 + s + t2), batch=1)  # bias-only types
     layer = EquivariantLinear(rep_in, rep_out)
     assert layer.forward_t(torch.randn(rep_in.dim, 0)).shape == (rep_out.dim, 0)
+
+
+def test_structured_forward_double_backward() -> None:
+    """Second derivatives (``create_graph=True``) replay the layer with recorded ops: checked
+    for the input, θ and the bias, on interleaved reps (the type-ordered layout is permuted)."""
+    torch.manual_seed(0)
+    group = O(3)
+    v, s = standard(group), trivial(group)
+    rep_in, rep_out = v + 2 * s + v.tensor(v) + v, s + v + v.tensor(v) + s
+    layer = EquivariantLinear(rep_in, rep_out).double().train()
+    feature_major = _FeatureMajor(layer)
+
+    def f(x: torch.Tensor, theta: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+        params = {"layer.weight_coefficients": theta, "layer.bias_coefficients": beta}
+        out: torch.Tensor = torch.func.functional_call(feature_major, params, (x,))
+        return out
+
+    x = torch.randn(rep_in.dim, 2, dtype=torch.float64, requires_grad=True)
+    theta = layer.weight_coefficients.detach().clone().requires_grad_()
+    beta = torch.randn_like(layer.bias_coefficients).requires_grad_()  # type: ignore[arg-type]
+    assert torch.autograd.gradgradcheck(f, (x, theta, beta))
+
+
+class _FeatureMajor(torch.nn.Module):
+    def __init__(self, layer: EquivariantLinear) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, xt: torch.Tensor) -> torch.Tensor:
+        return self.layer.forward_t(xt)
