@@ -209,12 +209,13 @@ def test_batch_last_contraction_matches_einsum_and_gradcheck(shape: tuple[int, i
 def test_large_contraction_matches_einsum_with_gradients() -> None:
     """A long k with a large product takes the unrolled branch (too big for gradcheck's
     finite differences): values and gradients against einsum's autograd."""
-    from symml.nn.bilinear import _Contract
+    from symml.nn.bilinear import _broadcast, _Contract
 
     torch.manual_seed(0)
-    x = torch.randn(4, 9, 7, dtype=torch.float64, requires_grad=True)
-    y = torch.randn(9, 600, 7, dtype=torch.float64, requires_grad=True)
-    grad = torch.randn(4, 600, 7, dtype=torch.float64)
+    assert not _broadcast(20, 9, 40, 700)
+    x = torch.randn(20, 9, 700, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(9, 40, 700, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(20, 40, 700, dtype=torch.float64)
     ours = torch.autograd.grad(_Contract.apply(x, y), (x, y), grad)
     reference = torch.autograd.grad(torch.einsum("akn,kcn->acn", x, y), (x, y), grad)
     for got, expected in zip(ours, reference, strict=True):
