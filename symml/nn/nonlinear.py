@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -121,6 +122,25 @@ class GatedNonlinearity(nn.Module):
 
     def forward_t(self, xt: Tensor) -> Tensor:
         """The same map on feature-major inputs: ``[gated(rep).dim, B] → [rep.dim, B]``."""
+        if self._gates and self._scalar_prefix >= 0:
+            layout = self._layout()
+            out: Tensor = _GateT.apply(self._gate_recorded, layout, xt.contiguous())
+            return out
+        return self._gate(xt, 0)
+
+    def _layout(self) -> tuple[int, int, int, tuple[tuple[int, int, int, int, int], ...]]:
+        """Rows of the feature-major input for `_GateT`: ``(k, first gate row, gates, runs)``
+        with one ``(m, d, input row, output row, gate index)`` per run of equal parts."""
+        k, gates = self._scalar_prefix, self._gates
+        first_gate = k if self.gates_after_scalars else self.rep_out.dim
+        row_in = k + gates if self.gates_after_scalars else k
+        row_out, gate, runs = k, 0, []
+        for m, d in self._runs:
+            runs.append((m, d, row_in, row_out, gate))
+            row_in, row_out, gate = row_in + m * d, row_out + m * d, gate + m
+        return k, first_gate, gates, tuple(runs)
+
+    def _gate_recorded(self, xt: Tensor) -> Tensor:
         return self._gate(xt, 0)
 
     def _gate(self, x: Tensor, dim: int) -> Tensor:
@@ -153,6 +173,55 @@ class GatedNonlinearity(nn.Module):
 
     def extra_repr(self) -> str:
         return f"rep={self.rep_out}"
+
+
+class _GateT(torch.autograd.Function):
+    """The gate on feature-major inputs with its scalars first, as one autograd node written
+    straight into its output (the recorded version is a split, a product per run of parts and a
+    concatenation, each with its own node). Double backward replays the recorded version."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        recorded: Callable[[Tensor], Tensor],
+        layout: tuple[int, int, int, tuple[tuple[int, int, int, int, int], ...]],
+        xt: Tensor,
+    ) -> Tensor:
+        k, first_gate, gates, runs = layout
+        batch = xt.shape[1]
+        out = xt.new_empty(k + sum(m * d for m, d, *_ in runs), batch)
+        torch.ops.aten.silu.out(xt[:k], out=out[:k])
+        sig = torch.sigmoid(xt[first_gate : first_gate + gates])
+        for m, d, row_in, row_out, gate in runs:
+            values = xt[row_in : row_in + m * d].view(m, d, batch)
+            target = out[row_out : row_out + m * d].view(m, d, batch)
+            torch.mul(values, sig[gate : gate + m, None], out=target)
+        ctx.recorded, ctx.layout = recorded, layout
+        ctx.save_for_backward(xt, sig)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        xt, sig = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph: differentiate the recorded version
+            with torch.enable_grad():
+                (g,) = torch.autograd.grad(ctx.recorded(xt), xt, grad, create_graph=True)
+            return None, None, g
+        k, first_gate, gates, runs = ctx.layout
+        batch = xt.shape[1]
+        grad = grad.contiguous()
+        gx = torch.empty_like(xt)
+        gx[:k] = torch.ops.aten.silu_backward(grad[:k], xt[:k])
+        g_sig = sig.new_empty(sig.shape)
+        for m, d, row_in, row_out, gate in runs:
+            values = xt[row_in : row_in + m * d].view(m, d, batch)
+            g_out = grad[row_out : row_out + m * d].view(m, d, batch)
+            torch.mul(
+                g_out, sig[gate : gate + m, None], out=gx[row_in : row_in + m * d].view(m, d, batch)
+            )
+            torch.sum(g_out * values, 1, out=g_sig[gate : gate + m])
+        gx[first_gate : first_gate + gates] = torch.ops.aten.sigmoid_backward(g_sig, sig)
+        return None, None, gx
 
 
 class NormNonlinearity(nn.Module):

@@ -294,3 +294,21 @@ def test_bilinear_residual_adds_the_input_with_its_gradients() -> None:
     other = EquivariantBilinear(rep, 2 * v).double()
     with pytest.raises(ValueError, match="residual needs rep_in = rep_out"):
         other.forward_t(xt, residual=True)
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["appended", "after_scalars"])
+def test_feature_major_gate_node_matches_recorded_ops(after: bool) -> None:
+    """`forward_t`'s one-node gate against the same gate recorded op by op: values, gradients
+    and second derivatives, in float64."""
+    torch.manual_seed(0)
+    v, s = standard(O(3)), trivial(O(3))
+    rep = 3 * s + 2 * v + v + v.tensor(v) + v.tensor(v).tensor(v)
+    gate = GatedNonlinearity(rep, gates_after_scalars=after).double()
+    xt = torch.randn(gate.rep_in.dim, 4, dtype=torch.float64, requires_grad=True)
+    fused, recorded = gate.forward_t(xt), gate._gate_recorded(xt)
+    torch.testing.assert_close(fused, recorded)
+    grad = torch.randn_like(fused)
+    (ours,) = torch.autograd.grad(fused, xt, grad)
+    (theirs,) = torch.autograd.grad(recorded, xt, grad)
+    torch.testing.assert_close(ours, theirs)
+    assert torch.autograd.gradgradcheck(gate.forward_t, (xt,))
