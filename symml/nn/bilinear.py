@@ -211,7 +211,7 @@ class _BilinearFunction(torch.autograd.Function):
         fields = _fields(fused, xt)
         out = xt.clone() if residual else xt.new_zeros(fused.d_out, batch)
         outs = _fields(fused, out, output=True)
-        mixed_all, products_all, stacked_tf, stacked_pf = [], [], [], []
+        mixed_all, products_all, stacked_tf, stacked_pf, rights = [], [], [], [], []
         for group in fused.theta_first:
             a = group.key
             theta = _stacked_theta(fused, group, thetas, True)
@@ -223,6 +223,7 @@ class _BilinearFunction(torch.autograd.Function):
                 right = _source_theta_first(fields, plan, batch)
                 mixed_p = mixed[r0:r1].view(m_b, plan.sources * d_a, batch)
                 _contract_into(outs[plan.b], mixed_p, right, accumulate=True)
+                rights.append(right)  # a copy unless d_b = 1: kept for the backward
             mixed_all.append(mixed)
             stacked_tf.append(theta)
         for group in fused.products_first:
@@ -240,7 +241,9 @@ class _BilinearFunction(torch.autograd.Function):
             products_all.append(products)
             stacked_pf.append(theta)
         ctx.fused, ctx.module, ctx.residual = fused, module, residual
-        ctx.save_for_backward(xt, *thetas, *mixed_all, *products_all, *stacked_tf, *stacked_pf)
+        ctx.save_for_backward(
+            xt, *thetas, *mixed_all, *products_all, *stacked_tf, *stacked_pf, *rights
+        )
         return out
 
     @staticmethod
@@ -251,7 +254,9 @@ class _BilinearFunction(torch.autograd.Function):
         xt, thetas = saved[0], saved[1 : 1 + n_theta]
         rest = saved[1 + n_theta :]
         mixed_all, products_all = rest[:n_tf], rest[n_tf : n_tf + n_pf]
-        stacked_tf, stacked_pf = rest[n_tf + n_pf : 2 * n_tf + n_pf], rest[2 * n_tf + n_pf :]
+        stacked_tf = rest[n_tf + n_pf : 2 * n_tf + n_pf]
+        stacked_pf = rest[2 * n_tf + n_pf : 2 * n_tf + 2 * n_pf]
+        rights = iter(rest[2 * n_tf + 2 * n_pf :])  # θ-first paths' sources, in forward order
         if torch.is_grad_enabled():  # create_graph: replay with recorded ops, differentiably
             grads = _replay_backward(ctx.module, xt, thetas, grad, ctx.needs_input_grad[3:])
             if ctx.residual and grads[0] is not None:
@@ -293,7 +298,7 @@ class _BilinearFunction(torch.autograd.Function):
                 plan = fused.plans[i]
                 m_b, n = fused.theta_shapes[i][0], plan.sources
                 g_b = grads_out[plan.b]  # [m_b, d_b, B]
-                right = _source_theta_first(fields, plan, batch)  # [n·d_a, d_b, B]
+                right = next(rights)  # [n·d_a, d_b, B]
                 g_mixed_p = g_mixed[r0:r1].view(m_b, n * d_a, batch)
                 _contract_into(g_mixed_p, g_b, right.transpose(0, 1), accumulate=False)
                 if gfields is not None:
