@@ -22,8 +22,8 @@ from symml.nn import (
     GatedNonlinearity,
     gated,
 )
-from symml.nn._types import is_trivial, parts
 from symml.nn.bilinear import bilinear_paths
+from symml.nn.nonlinear import scalars_first
 from symml.reps import Rep, parse_rep, standard, trivial
 
 
@@ -104,11 +104,6 @@ def _group(group: str | Group) -> Group:
     return group_from_name(group) if isinstance(group, str) else group
 
 
-def _scalars_first(rep: Rep) -> bool:
-    kinds = [is_trivial(p) for p in parts(rep)]
-    return kinds == sorted(kinds, reverse=True)
-
-
 class EMLPBlock(nn.Module):
     """``x ↦ gate(B(Lx) + Lx)``: linear into ``gated(hidden)``, bilinear products added as a
     residual (when ``hidden`` has fields to multiply), gated nonlinearity down to ``hidden``.
@@ -122,7 +117,7 @@ class EMLPBlock(nn.Module):
         # gates next to the hidden scalars when those come first (as `uniform_rep` builds them):
         # every field type is then one block of coordinates, which the layers use without copies
         # (the same function and weights as with the gates appended)
-        first = _scalars_first(hidden)
+        first = scalars_first(hidden)
         width = gated(hidden, gates_after_scalars=first)
         self.rep_in, self.rep_out, self.group = rep_in, hidden, rep_in.group
         self.linear = EquivariantLinear(rep_in, width)

@@ -253,7 +253,9 @@ class LinearPlan(NamedTuple):
     unorder_out: tuple[int, ...] | None
 
 
-def _type_rows(types: tuple[FieldType, ...]) -> tuple[list[tuple[int, int]], list[int] | None]:
+def type_rows(types: tuple[FieldType, ...]) -> tuple[list[tuple[int, int]], list[int] | None]:
+    """Rows ``(start, end)`` of each type when the coordinates are laid out type by type, and
+    that layout as a list of the original coordinates (None if it is the original order)."""
     rows, at = [], 0
     for t in types:
         rows.append((at, at + t.copies * t.rep.dim))
@@ -263,8 +265,9 @@ def _type_rows(types: tuple[FieldType, ...]) -> tuple[list[tuple[int, int]], lis
 
 
 def linear_plan(exp: Expansion, bias_exp: Expansion | None) -> LinearPlan:
-    rows_in, order_in = _type_rows(exp.types_in)
-    rows_out, order_out = _type_rows(exp.types_out)
+    """The `LinearPlan` of ``W = Σ θ_k B_k`` (``exp``) and of its bias (``bias_exp``)."""
+    rows_in, order_in = type_rows(exp.types_in)
+    rows_out, order_out = type_rows(exp.types_out)
 
     def step(blk: Block, e: Expansion, a_rows: list[tuple[int, int]]) -> _Step:
         k, d_b, d_a = blk.basis.shape

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from symml.nn import _gemm
-from symml.nn._expansion import runs
+from symml.nn._expansion import runs, type_rows
 from symml.nn._types import FieldType, field_types, is_trivial, same_matrices
 from symml.nn.linear import check_reps
 from symml.reps import Rep
@@ -144,11 +144,7 @@ def _fused(
     types_out: tuple[FieldType, ...],
 ) -> _Fused:
     def offsets(types: tuple[FieldType, ...]) -> tuple[int, ...]:
-        starts, at = [], 0
-        for t in types:
-            starts.append(at)
-            at += t.copies * t.rep.dim
-        return tuple(starts)
+        return tuple(start for start, _ in type_rows(types)[0])
 
     def groups(first: bool) -> tuple[_Group, ...]:
         keyed: dict[int, list[int]] = {}
@@ -194,8 +190,9 @@ class _BilinearFunction(torch.autograd.Function):
 
     Paths that share an operand share a GEMM (`_Group`), contractions write straight into the
     output and gradient buffers, and no view, split or zero-filled slice gradient goes through
-    autograd: on the O(3) inertia model this is 2x faster than the same ops recorded one by
-    one. Double backward (``create_graph=True``) replays the layer with recorded ops.
+    autograd: forward + backward of the O(3) inertia model's bilinear layer (batch 500) takes
+    3.5 ms against 4.8 ms for the same ops recorded one by one (`_forward_recorded`). Double
+    backward (``create_graph=True``) replays the layer with recorded ops.
     """
 
     @staticmethod
@@ -360,8 +357,8 @@ def _replay_backward(
 
 def _type_order(types: tuple[FieldType, ...]) -> Tensor | None:
     """The coordinates listed type by type (copies in order), or None if they already are."""
-    order = [off + i for t in types for off in t.offsets for i in range(t.rep.dim)]
-    return None if order == sorted(order) else torch.tensor(order, dtype=torch.long)
+    order = type_rows(types)[1]
+    return None if order is None else torch.tensor(order, dtype=torch.long)
 
 
 @functools.cache

@@ -42,6 +42,11 @@ def gated(rep: Rep, gates_after_scalars: bool = False) -> Rep:
     return out
 
 
+def scalars_first(rep: Rep) -> bool:
+    """Whether every scalar (trivial) part of ``rep`` comes before its other parts."""
+    return _scalar_prefix(parts(rep)) >= 0
+
+
 def _scalar_prefix(all_parts: list[Rep]) -> int:
     """The number of scalar parts that come first, or -1 if a scalar comes after another part."""
     k = 0
@@ -115,6 +120,7 @@ class GatedNonlinearity(nn.Module):
                 self._runs[-1] = (self._runs[-1][0] + 1, p.dim)
             else:
                 self._runs.append((1, p.dim))
+        self._rows = self._layout()
 
     def forward(self, x: Tensor) -> Tensor:
         _check_width(x, self.rep_in, "GatedNonlinearity")
@@ -123,8 +129,7 @@ class GatedNonlinearity(nn.Module):
     def forward_t(self, xt: Tensor) -> Tensor:
         """The same map on feature-major inputs: ``[gated(rep).dim, B] → [rep.dim, B]``."""
         if self._gates and self._scalar_prefix >= 0:
-            layout = self._layout()
-            out: Tensor = _GateT.apply(self._gate_recorded, layout, xt.contiguous())
+            out: Tensor = _GateT.apply(self._gate_recorded, self._rows, xt.contiguous())
             return out
         return self._gate(xt, 0)
 
