@@ -13,7 +13,7 @@ random kNN-16 graphs of 10³, 10⁴, 10⁵ points in a cube (1.6·10⁴ … 1.6�
   `EGNNConv` alone on the two graphs, alternating round by round, 9 rounds. In the table above
   each of its timings follows the peers' (EGNN_Sparse needs ~10 GB at 1.6·10⁶ edges), and what
   they leave of the allocator's heap and the kernel's free pages shifts the two sizes unequally:
-  that ratio swung from 0.91 to 1.43 between runs here, so it is printed too but not the check;
+  that ratio swung from 0.91 to 1.70 between runs here, so it is printed too but not the check;
 - peak memory per edge of forward + backward: each case runs in a fresh subprocess with glibc's
   mmap threshold at 64 KB (so every tensor above it is its own mapping, returned on free, and the
   resident set follows the live tensors); the peak resident set (VmHWM, reset through
@@ -27,8 +27,8 @@ random kNN-16 graphs of 10³, 10⁴, 10⁵ points in a cube (1.6·10⁴ … 1.6�
 Every ratio is measured interleaved in this process: each round times every candidate once
 (``Timer.timeit`` with a call count calibrated to ~0.25 s), medians over the rounds.
 
-Run: ``.venv/bin/python benchmarks/bench_gnn.py`` (about 8 minutes on 2 idle cores); parts of it
-with ``--sections layers,memory,tfn,graphs`` and ``--sizes 1000,10000``.
+Run: ``.venv/bin/python benchmarks/bench_gnn.py`` (about 12 minutes on 2 idle cores); parts of it
+with ``--sections layers,scaling,memory,tfn,graphs`` and ``--sizes 1000,10000``.
 """
 
 from __future__ import annotations
