@@ -21,7 +21,11 @@ def test_products_match_torch(monkeypatch, threshold: int) -> None:
     torch.testing.assert_close(gemm.linear(a[:, :20], w[:, ::2]), a[:, :20] @ w[:, ::2].t())
     torch.testing.assert_close(gemm.mm(a, w.t()), expected)  # transposed second operand
     torch.testing.assert_close(gemm.mm(a.t().contiguous().t(), w.t()), expected)
-    torch.testing.assert_close(gemm.mm(a, w.t().contiguous()), expected)  # row-major: torch's
+    torch.testing.assert_close(gemm.mm(a, w.t().contiguous()), expected)  # row-major b
+    out = add.clone()
+    gemm.addmm_(out[:, 10:30], a, w.t().contiguous()[:, 10:30])  # into a strided view
+    torch.testing.assert_close(out[:, 10:30], add[:, 10:30] + expected[:, 10:30])
+    torch.testing.assert_close(out[:, :10], add[:, :10])
 
 
 def test_float64_and_strided_inputs_take_the_ordinary_path() -> None:
