@@ -6,7 +6,7 @@ So the part of W between all copies of a and all copies of b is one small GEMM,
 ``θ^{ab} [m_b·m_a, K] @ B^{ab} [K, d_b·d_a]``, reordered to ``[m_b·d_b, m_a·d_a]``; W is these
 blocks concatenated in the order the copies appear. Nothing of size ``K × d_out × d_in`` is ever
 stored, and forward and backward are a few dense kernels (a gather/scatter over every nonzero of
-the basis was 5x slower). `apply_t` goes further and multiplies by W without building it: per
+the basis was 5x slower). `linear_t` goes further and multiplies by W without building it: per
 pair of types, by θ and the small basis in turn (for identity blocks θ alone).
 """
 
@@ -29,7 +29,7 @@ from symml.reps import Rep, intertwiners
 class Block:
     """The coefficients ``θ[start : start + m_b·m_a·K]`` (order p, q, k) of the maps from the
     copies of input type ``a`` to those of output type ``b``, with ``basis [K, d_b, d_a]``;
-    ``route`` is how `apply_t` multiplies by it (see `_route`)."""
+    ``route`` is how `linear_t` multiplies by it (see `_route`)."""
 
     a: int
     b: int
@@ -132,7 +132,7 @@ def assemble(exp: Expansion, bases: list[Tensor], theta: Tensor) -> Tensor:
 
 
 def _route(m_a: int, m_b: int, basis: Tensor) -> str:
-    """How `apply_t` multiplies by a block.
+    """How `linear_t` multiplies by a block.
 
     Multiply-adds per sample: ``dense`` (assembled block, one GEMM) m_b·d_b·m_a·d_a; ``scale``
     (B = c·I) m_b·m_a·d; ``basis_first`` m_a·K·d_b·d_a in batched matmuls, then m_b·m_a·K·d_b in a
@@ -150,73 +150,6 @@ def _route(m_a: int, m_b: int, basis: Tensor) -> str:
         "theta_first": m_b * k * m_a * d_a + 2 * m_b * d_b * k * d_a,
     }
     return min(costs, key=lambda route: costs[route])
-
-
-def apply_t(
-    exp: Expansion,
-    bases: list[Tensor],
-    theta: Tensor,
-    xt: Tensor,
-    bias: dict[int, Tensor] | None = None,
-) -> Tensor:
-    """``W xt (+ bias)`` for feature-major ``xt [d_in, B] → [d_out, B]`` without building W.
-
-    Works on each pair of types as `Block.route` says: the copies of an input type are one slab
-    ``[m_a, d_a, B]``, so the identity blocks (scalars, V → V) are a GEMM of m_b·m_a rather than
-    m_b·d_b·m_a·d_a multiply-adds per sample, and rank-one blocks (traces, S → T(2)) are never
-    widened to their dense form. ``bias`` maps an output type to its ``[m_b·d_b, 1]`` bias.
-    """
-    batch = xt.shape[1]
-    in_widths = [(q1 - q0) * exp.types_in[a].rep.dim for a, q0, q1 in exp.runs_in]
-    # split, not slicing: each slice's backward would zero-fill a gradient of xt's size
-    pieces = xt.split(in_widths) if len(in_widths) > 1 else (xt,)
-    by_type: list[list[Tensor]] = [[] for _ in exp.types_in]
-    for (a, _, _), piece in zip(exp.runs_in, pieces, strict=True):
-        by_type[a].append(piece)
-    fields = [p[0] if len(p) == 1 else torch.cat(p) for p in by_type]
-    acc: dict[int, Tensor] = dict(bias) if bias else {}
-    for blk, basis in zip(exp.blocks, bases, strict=True):
-        x_a = fields[blk.a]
-        m_b, m_a = exp.types_out[blk.b].copies, exp.types_in[blk.a].copies
-        k, d_b, d_a = basis.shape
-        coeffs = theta[blk.start : blk.start + m_b * m_a * k]
-        prev = acc.get(blk.b)
-        if blk.route == "theta_first":
-            # u[p,k,j,n] = Σ_q θ[p,q,k] x[q,j,n]; y[p,i,n] = Σ_{k,j} B_k[i,j] u[p,k,j,n]
-            mix = coeffs.view(m_b, m_a, k).transpose(1, 2).reshape(m_b * k, m_a)
-            u = (mix @ x_a.reshape(m_a, d_a * batch)).view(m_b, k * d_a, batch)
-            y = torch.matmul(basis.transpose(0, 1).reshape(d_b, k * d_a), u).view(-1, batch)
-            acc[blk.b] = y if prev is None else prev + y
-            continue
-        if blk.route == "scale":  # y[p, i, n] = c Σ_q θ[p, q] x[q, i, n]
-            left, right = (coeffs * basis[0, 0, 0]).view(m_b, m_a), x_a.reshape(m_a, d_a * batch)
-        elif blk.route == "basis_first":
-            # z[q,k,i,n] = Σ_j B_k[i,j] x[q,j,n]; y[p,i,n] = Σ_{q,k} θ[p,q,k] z[q,k,i,n]
-            z = torch.matmul(basis.reshape(k * d_b, d_a), x_a.reshape(m_a, d_a, batch))
-            left, right = coeffs.view(m_b, m_a * k), z.view(m_a * k, d_b * batch)
-        else:
-            w = coeffs.view(m_b * m_a, k) @ basis.view(k, d_b * d_a)
-            left = w.view(m_b, m_a, d_b, d_a).transpose(1, 2).reshape(m_b * d_b, m_a * d_a)
-            right = x_a.reshape(m_a * d_a, batch)
-        if prev is None:
-            acc[blk.b] = (left @ right).view(-1, batch)
-        elif prev.shape[1] == 1 and prev.shape[0] != left.shape[0]:  # bias of a d_b > 1 type
-            acc[blk.b] = (left @ right).view(-1, batch) + prev
-        else:  # the GEMM adds onto the output so far (d_b·B columns when left is per copy)
-            acc[blk.b] = torch.addmm(prev.view(left.shape[0], -1), left, right).view(-1, batch)
-    out_widths: list[list[int]] = [[] for _ in exp.types_out]
-    for b, p0, p1 in exp.runs_out:
-        out_widths[b].append((p1 - p0) * exp.types_out[b].rep.dim)
-    out_pieces = []
-    for bi, widths in enumerate(out_widths):
-        full = acc.get(bi)
-        if full is None:
-            full = xt.new_zeros(sum(widths), batch)
-        elif full.shape[1] != batch:  # a bias alone: [m_b·d_b, 1]
-            full = full.expand(-1, batch).contiguous()
-        out_pieces.append(list(full.split(widths)) if len(widths) > 1 else [full])
-    ordered = [out_pieces[b].pop(0) for b, _, _ in exp.runs_out]
-    return ordered[0] if len(ordered) == 1 else torch.cat(ordered)
 
 
 class _Step(NamedTuple):
@@ -312,27 +245,33 @@ def plan_constants(plan: LinearPlan, bases: list[Tensor]) -> tuple[tuple[Tensor,
     return tuple(out)
 
 
+class LinearKernel(NamedTuple):
+    """What `linear_t` needs besides the tensors that get gradients, for one layer, dtype and
+    device: its `LinearPlan`, the bases per step (`plan_constants`), the bias expansion's
+    ``[K, d_b, 1]`` bases, and ``replay``, which computes the same ``W xt + b`` from
+    ``(xt, θ, bias θ)`` in the type-ordered layout with recorded ops (for double backward)."""
+
+    plan: LinearPlan
+    consts: tuple[tuple[Tensor, ...], ...]
+    bias_bases: tuple[Tensor, ...]
+    replay: Callable[[Tensor, Tensor, Tensor | None], Tensor]
+
+
 class _LinearFunction(torch.autograd.Function):
     """``W xt + bias`` as one autograd node, on type-ordered feature-major ``xt [d_in, B]``.
 
-    The products of `apply_t`, type by type, written into one output buffer with the backward
-    written out: no autograd node per view, split or slice (each slice's backward is a
+    The products of each block by its route (`Block.route`), written into one output buffer, with
+    the backward written out: no autograd node per view, split or slice (each slice's backward is a
     zero-filled gradient of the whole input), and the products go through oneDNN
     (`symml.nn._gemm`). The bias ``Σ_k β_k b_k`` is built inside too. Double backward replays
-    `apply_t`.
+    the layer with W assembled densely (`LinearKernel.replay`).
     """
 
     @staticmethod
     def forward(
-        ctx: Any,
-        replay: Callable[[Tensor, Tensor, Tensor | None], Tensor],
-        plan: LinearPlan,
-        consts: tuple[tuple[Tensor, ...], ...],
-        bias_bases: tuple[Tensor, ...],
-        xt: Tensor,
-        theta: Tensor,
-        bias_theta: Tensor | None,
+        ctx: Any, kernel: LinearKernel, xt: Tensor, theta: Tensor, bias_theta: Tensor | None
     ) -> Tensor:
+        plan, consts, bias_bases = kernel.plan, kernel.consts, kernel.bias_bases
         batch = xt.shape[1]
         out = xt.new_empty(plan.d_out, batch)
         written: set[int] = set()
@@ -376,29 +315,30 @@ class _LinearFunction(torch.autograd.Function):
         for b0, b1 in plan.out_types:
             if b0 not in written:
                 out[b0:b1].zero_()
-        ctx.replay, ctx.plan, ctx.consts, ctx.bias_bases = replay, plan, consts, bias_bases
+        ctx.kernel = kernel
         ctx.has_bias = bias_theta is not None
         ctx.save_for_backward(xt, theta, bias_theta, *saved)
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        plan: LinearPlan = ctx.plan
+        kernel: LinearKernel = ctx.kernel
+        plan = kernel.plan
         xt, theta, bias_theta, *saved = ctx.saved_tensors
-        need_x, need_theta, need_bias = ctx.needs_input_grad[4:7]
+        need_x, need_theta, need_bias = ctx.needs_input_grad[1:4]
         if torch.is_grad_enabled():  # create_graph: replay with recorded ops, differentiably
             needs = (need_x, need_theta, need_bias)
             with torch.enable_grad():
-                y = ctx.replay(xt, theta, bias_theta)
+                y = kernel.replay(xt, theta, bias_theta)
                 inputs = (xt, theta, bias_theta)
                 wanted = [t for t, need in zip(inputs, needs, strict=True) if need]
                 grads = iter(torch.autograd.grad(y, wanted, grad, create_graph=True))
-            return (None, None, None, None, *(next(grads) if need else None for need in needs))
+            return (None, *(next(grads) if need else None for need in needs))
         batch = xt.shape[1]
         grad = grad.contiguous()
         gx = torch.zeros_like(xt) if need_x else None
         g_theta = torch.empty_like(theta) if need_theta else None
-        for st, const, kept in zip(plan.steps, ctx.consts, saved, strict=True):
+        for st, const, kept in zip(plan.steps, kernel.consts, saved, strict=True):
             x_a, g_b = xt[st.a0 : st.a1], grad[st.b0 : st.b1]
             g_x = None if gx is None else gx[st.a0 : st.a1]
             m_a, m_b, k, d_a, d_b = st.m_a, st.m_b, st.k, st.d_a, st.d_b
@@ -436,32 +376,20 @@ class _LinearFunction(torch.autograd.Function):
         if need_bias:
             sums = grad.sum(1)
             parts = []
-            for st, basis in zip(plan.bias_steps, ctx.bias_bases, strict=True):
+            for st, basis in zip(plan.bias_steps, kernel.bias_bases, strict=True):
                 g_vec = sums[st.b0 : st.b1].view(st.m_b, st.d_b)
                 parts.append((g_vec @ basis.view(st.k, st.d_b).t()).view(-1))
             g_bias = torch.cat(parts) if len(parts) > 1 else parts[0]
-        return None, None, None, None, gx, g_theta, g_bias
+        return None, gx, g_theta, g_bias
 
 
-def linear_t(
-    replay: Callable[[Tensor, Tensor, Tensor | None], Tensor],
-    plan: LinearPlan,
-    consts: tuple[tuple[Tensor, ...], ...],
-    bias_bases: tuple[Tensor, ...],
-    xt: Tensor,
-    theta: Tensor,
-    bias_theta: Tensor | None,
-) -> Tensor:
-    """``W xt + bias`` for feature-major ``xt [d_in, B] → [d_out, B]`` as `apply_t` computes it,
-    in one autograd node (`_LinearFunction`); ``plan`` from `linear_plan`, ``consts`` from
-    `plan_constants`, ``bias_bases`` the bias expansion's ``[K, d_b, 1]`` bases; ``replay``
-    computes the same from ``(xt, θ, bias θ)`` in the type-ordered layout with recorded ops (for
-    double backward)."""
+def linear_t(kernel: LinearKernel, xt: Tensor, theta: Tensor, bias_theta: Tensor | None) -> Tensor:
+    """``W xt + bias`` for feature-major ``xt [d_in, B] → [d_out, B]``, with ``W = Σ θ_k B_k``
+    multiplied type by type in one autograd node (`_LinearFunction`)."""
+    plan = kernel.plan
     if plan.order_in is not None:
         xt = xt.index_select(0, torch.tensor(plan.order_in, device=xt.device))
-    out: Tensor = _LinearFunction.apply(
-        replay, plan, consts, bias_bases, xt.contiguous(), theta, bias_theta
-    )
+    out: Tensor = _LinearFunction.apply(kernel, xt.contiguous(), theta, bias_theta)
     if plan.unorder_out is not None:
         out = out.index_select(0, torch.tensor(plan.unorder_out, device=out.device))
     return out

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from symml.nn._expansion import (
     Expansion,
+    LinearKernel,
     assemble,
     expansion,
     linear_plan,
@@ -91,7 +92,7 @@ class EquivariantLinear(nn.Module):
             self._register_bases("_bias_basis", bias_exp)
         self._cache: tuple[object, Tensor, Tensor | None] | None = None
         self._plan = linear_plan(exp, self._bias_exp)
-        self._consts: dict[tuple[torch.dtype, torch.device], tuple] = {}
+        self._kernels: dict[tuple[torch.dtype, torch.device], LinearKernel] = {}
 
     def _register_bases(self, prefix: str, exp: Expansion) -> None:
         # buffers, so that .to() / .double() move them; not persistent: derived from the reps
@@ -144,18 +145,13 @@ class EquivariantLinear(nn.Module):
             return w @ xt if b is None else torch.addmm(b[:, None], w, xt)
         theta = self.weight_coefficients
         key = (theta.dtype, theta.device)
-        if key not in self._consts:  # the bases reshaped for each route, once per dtype/device
+        if key not in self._kernels:  # the bases reshaped for each route, once per dtype/device
             bias_bases = (
                 () if self._bias_exp is None else self._bases("_bias_basis", self._bias_exp)
             )
-            self._consts[key] = (
-                plan_constants(self._plan, self._bases("_basis", self._exp)),
-                tuple(bias_bases),
-            )
-        consts, bias_bases = self._consts[key]
-        return linear_t(
-            self._replay, self._plan, consts, bias_bases, xt, theta, self.bias_coefficients
-        )
+            consts = plan_constants(self._plan, self._bases("_basis", self._exp))
+            self._kernels[key] = LinearKernel(self._plan, consts, tuple(bias_bases), self._replay)
+        return linear_t(self._kernels[key], xt, theta, self.bias_coefficients)
 
     def _replay(self, xt: Tensor, theta: Tensor, bias_theta: Tensor | None) -> Tensor:
         """``W xt + b`` with recorded ops, in `linear_t`'s type-ordered layout."""
@@ -175,7 +171,7 @@ class EquivariantLinear(nn.Module):
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_cache"] = None  # derived data: never pickled
-        state["_consts"] = {}
+        state["_kernels"] = {}
         return state
 
     def extra_repr(self) -> str:

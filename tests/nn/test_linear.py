@@ -263,7 +263,7 @@ def test_structured_forward_matches_dense_weight(name: str, data: st.DataObject)
 
 
 def test_structured_forward_every_route_interleaved() -> None:
-    """Interleaved copies in and out, and every route of `apply_t`: identity blocks ("scale"),
+    """Interleaved copies in and out, and every route of `linear_t`: identity blocks ("scale"),
     S → T(2) ("theta_first"), T(2) → S ("basis_first"), T(2) → T(2) and T(3) blocks."""
     from symml.nn._expansion import expansion
 
