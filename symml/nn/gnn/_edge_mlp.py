@@ -7,6 +7,7 @@ Computed per edge ``(j → i)`` (``j = edge_index[0]``, ``i = edge_index[1]``)::
     m ← m · sigmoid(w_att·m + b_att)                   (optional attention)
     s  = clamp(w_4 · silu(W_3 m + b_3), ±c)            (optional coordinate MLP φ_x)
     M_i = Σ_j m_ij,   T_i = Σ_j (x_i − x_j)/(‖x_i − x_j‖ + 1)^[normalize] · s_ij   (or means)
+    h'_i = [h_i +] W_n2 silu(W_n1 [h_i, M_i] + b_n1) + b_n2,   x'_i = x_i + T_i   (option node)
 
 Why a hand-written backward: autograd would keep every intermediate ``[E, H]`` tensor of this chain
 alive for the backward pass (about 2.6 KB per edge at H = 64) and streams each one through memory
@@ -50,6 +51,9 @@ class EdgeOptions:
         normalize: divide ``x_i − x_j`` by ``‖x_i − x_j‖ + 1`` in ``T``.
         clamp: bound ``|s|`` by this value (None: no bound).
         messages_mean / coords_mean: average instead of sum over incoming edges.
+        node: also apply the node MLP φ_h and return ``h' = φ_h([h, M]) (+ h with residual)`` and
+            ``x' = x + T`` instead of ``M`` and ``T`` (needs ``W_n1, b_n1, W_n2, b_n2``).
+        residual: add h to φ_h's output.
     """
 
     distance: bool = True
@@ -59,11 +63,14 @@ class EdgeOptions:
     clamp: float | None = None
     messages_mean: bool = False
     coords_mean: bool = True
+    node: bool = False
+    residual: bool = False
 
 
 def _silu_backward(grad: Tensor, z: Tensor) -> Tensor:
-    """``grad · silu'(z)`` in one fused kernel (the one autograd itself uses for SiLU)."""
-    out: Tensor = torch.ops.aten.silu_backward(grad, z)
+    """``grad · silu'(z)`` in one fused kernel (the one autograd itself uses for SiLU), written
+    over ``grad`` (a temporary: no new [E, H] block, and the one just written is in cache)."""
+    out: Tensor = torch.ops.aten.silu_backward.grad_input(grad, z, grad_input=grad)
     return out
 
 
@@ -98,6 +105,10 @@ class Weights(NamedTuple):
     w_3: Tensor | None  # [H, H]
     b_3: Tensor | None  # [H]
     w_4: Tensor | None  # [1, H]
+    w_n1: Tensor | None = None  # [H, F + H]: φ_h's first layer on [h, M]
+    b_n1: Tensor | None = None  # [H]
+    w_n2: Tensor | None = None  # [F_out, H]
+    b_n2: Tensor | None = None  # [F_out]
 
 
 def _columns(w_1: Tensor, features: int, distance: bool) -> tuple[Tensor, ...]:
@@ -178,6 +189,18 @@ class _FusedEdges(torch.autograd.Function):
                 coords.mul_(inv_deg[:, None].to(coords.dtype))
         ctx.opts = opts
         ctx.columns = (w_i, w_j, w_a, w_d)  # derived from w_1, which is saved too
+        if opts.node:
+            # φ_h in the same node: a separate autograd graph for it (cat, 2 linear layers, SiLU,
+            # residual, x + T) costs more in per-node overhead than its arithmetic at N-body sizes
+            assert w.w_n1 is not None and w.b_n1 is not None and w.w_n2 is not None
+            node_in = torch.cat([h, messages], 1)
+            z_n = _matmul(node_in, w.w_n1, w.b_n1)
+            u_n = F.silu(z_n)
+            messages = _matmul(u_n, w.w_n2, w.b_n2, add=h if opts.residual else None)
+            if opts.coords:
+                assert pos is not None
+                coords += pos
+            saved += (node_in, z_n, u_n)
         if keep:
             ctx.save_for_backward(src, dst, inv_deg, h, pos, edge_attr, *weights, *saved)
         return messages, coords
@@ -188,8 +211,31 @@ class _FusedEdges(torch.autograd.Function):
         opts: EdgeOptions = ctx.opts
         src, dst, inv_deg, h, pos, edge_attr, *rest = ctx.saved_tensors
         w = Weights._make(rest[: len(Weights._fields)])
-        saved = iter(rest[len(Weights._fields) :])
+        saved_all = rest[len(Weights._fields) :]
         need = ctx.needs_input_grad
+        g: dict[str, Tensor] = {}  # weight gradients, summed over the chunks
+        g_h_node = None
+        if opts.node:  # back through φ_h: its input's gradient splits into h's and M's
+            node_in, z_n, u_n = saved_all[-3:]
+            saved_all = saved_all[:-3]
+            assert w.w_n1 is not None and w.w_n2 is not None
+            g_out = g_messages
+            g["w_n2"] = g_out.t() @ u_n
+            g["b_n2"] = g_out.sum(0)
+            g_z_n = _silu_backward(_matmul(g_out, w.w_n2.t()), z_n)
+            g["w_n1"] = g_z_n.t() @ node_in
+            g["b_n1"] = g_z_n.sum(0)
+            g_in = _matmul(g_z_n, w.w_n1.t())
+            features = h.shape[1]
+            g_h_node = g_in[:, :features]
+            if opts.residual:
+                g_h_node = g_h_node + g_out
+            g_messages = g_in[:, features:]
+        saved = iter(saved_all)
+        g_pos = None
+        if pos is not None and need[5]:
+            # x' = x + T: the incoming gradient of x' is also x's
+            g_pos = g_coords.clone() if opts.node and opts.coords else torch.zeros_like(pos)
         if inv_deg is not None:
             if opts.messages_mean:
                 g_messages = g_messages * inv_deg[:, None]
@@ -197,10 +243,8 @@ class _FusedEdges(torch.autograd.Function):
                 g_coords = g_coords * inv_deg[:, None].to(g_coords.dtype)
         hidden = w.w_1.shape[0]
         w_i, w_j, w_a, w_d = ctx.columns
-        g: dict[str, Tensor] = {}  # weight gradients, summed over the chunks
         # gradients of P and Q (two contiguous blocks: scatter_add_ into a strided one is slow)
         g_p, g_q = g_messages.new_zeros(2, h.shape[0], hidden)
-        g_pos = torch.zeros_like(pos) if pos is not None and need[5] else None
         g_attr = torch.zeros_like(edge_attr) if edge_attr is not None and need[6] else None
         step = _chunk_size(hidden)
         for start in range(0, src.numel(), step):
@@ -272,6 +316,8 @@ class _FusedEdges(torch.autograd.Function):
         g["w_1"] = torch.cat(columns, 1)
         g["b_1"] = g_p.sum(0)
         g_h = _matmul(g_q, w_j.t(), add=_matmul(g_p, w_i.t())) if need[4] else None
+        if g_h is not None and g_h_node is not None:
+            g_h += g_h_node
         weight_grads = [
             None if t is None else g[k] if k in g else torch.zeros_like(t)
             for k, t in zip(Weights._fields, w, strict=True)
@@ -308,7 +354,8 @@ def fused_edges(
         weights: the parameters.
 
     Returns:
-        ``(M [N, H], T [N, n])`` (``T`` is empty without ``coords``).
+        ``(M [N, H], T [N, n])`` (``T`` is empty without ``coords``); with ``opts.node``
+        ``(h' [N, F_out], x + T [N, n])``.
     """
     out: tuple[Tensor, Tensor] = _FusedEdges.apply(
         opts, edge_index[0], edge_index[1], inv_deg, h, pos, edge_attr, *weights

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
-import torch
 from torch import Tensor, nn
 
 from symml.groups import E
@@ -65,6 +64,7 @@ class EGNNConv(nn.Module):
         → ``(h' [N, F_out], x' [N, n])``.
 
     Example:
+        >>> import torch
         >>> from symml.nn.gnn import EGNNConv, fully_connected_graph
         >>> conv = EGNNConv(4, hidden=16)
         >>> h, pos = torch.randn(5, 4), torch.randn(5, 3)
@@ -115,6 +115,8 @@ class EGNNConv(nn.Module):
             clamp=clamp,
             messages_mean=aggr == "mean",
             coords_mean=coords_aggr == "mean",
+            node=True,
+            residual=residual,
         )
         act = nn.SiLU
         self.edge_mlp = nn.Sequential(
@@ -168,17 +170,17 @@ class EGNNConv(nn.Module):
             w_3=coord_hidden.weight,
             b_3=coord_hidden.bias,
             w_4=coord_out.weight,
+            **_node_weights(self.node_mlp),
         )
         opts = self.options
         mean = opts.messages_mean or opts.coords_mean
         inv_deg = in_degree_inverse(edge_index, n, h.dtype) if mean else None
-        messages, shift = fused_edges(opts, edge_index, inv_deg, h, pos, edge_attr, weights)
-        pos_out = pos + shift
+        # one pass: messages, x + T and h' = [h +] φ_h([h, M]) (`_edge_mlp`, option `node`)
+        h_out, pos_out = fused_edges(opts, edge_index, inv_deg, h, pos, edge_attr, weights)
         if self.vel_mlp is not None:
             assert vel is not None  # checked above
             pos_out = pos_out + self.vel_mlp(h) * vel
-        out = self.node_mlp(torch.cat([h, messages], dim=1))
-        return (h + out if self.residual else out), pos_out
+        return h_out, pos_out
 
     def extra_repr(self) -> str:
         o = self.options
@@ -192,3 +194,9 @@ class EGNNConv(nn.Module):
 def _linear(module: nn.Module) -> nn.Linear:
     """A sub-module known to be an ``nn.Linear`` (``nn.Sequential`` indexing is untyped)."""
     return cast(nn.Linear, module)
+
+
+def _node_weights(node_mlp: nn.Sequential) -> dict[str, Tensor]:
+    """The `Weights` fields of φ_h = Linear, SiLU, Linear."""
+    first, second = _linear(node_mlp[0]), _linear(node_mlp[2])
+    return {"w_n1": first.weight, "b_n1": first.bias, "w_n2": second.weight, "b_n2": second.bias}

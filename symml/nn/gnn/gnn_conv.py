@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from symml.groups import E
@@ -14,7 +13,7 @@ from symml.nn.gnn._checks import (
     in_degree_inverse,
 )
 from symml.nn.gnn._edge_mlp import EdgeOptions, Weights, fused_edges
-from symml.nn.gnn.egnn import Aggregation, _linear
+from symml.nn.gnn.egnn import Aggregation, _linear, _node_weights
 from symml.reps import GraphRep, NodeRep, trivial
 
 
@@ -46,6 +45,7 @@ class GNNConv(nn.Module):
         h ``[N, F]``, edge_index ``[2, E]``, edge_attr ``[E, A]`` → h' ``[N, F_out]``.
 
     Example:
+        >>> import torch
         >>> from symml.nn.gnn import GNNConv, fully_connected_graph
         >>> conv = GNNConv(6, hidden=16)
         >>> conv(torch.randn(5, 6), fully_connected_graph(5)).shape
@@ -78,7 +78,13 @@ class GNNConv(nn.Module):
             raise ValueError(f"GNNConv: expected aggr 'sum' or 'mean' (got {aggr!r})")
         self.in_features, self.out_features, self.hidden = in_features, out_features, hidden
         self.edge_dim, self.residual = edge_dim, residual
-        self.options = EdgeOptions(distance=False, coords=False, messages_mean=aggr == "mean")
+        self.options = EdgeOptions(
+            distance=False,
+            coords=False,
+            messages_mean=aggr == "mean",
+            node=True,
+            residual=residual,
+        )
         self.edge_mlp = nn.Sequential(
             nn.Linear(2 * in_features + edge_dim, hidden),
             nn.SiLU(),
@@ -108,11 +114,12 @@ class GNNConv(nn.Module):
             w_3=None,
             b_3=None,
             w_4=None,
+            **_node_weights(self.node_mlp),
         )
         inv_deg = in_degree_inverse(edge_index, n, h.dtype) if self.options.messages_mean else None
-        messages, _ = fused_edges(self.options, edge_index, inv_deg, h, None, edge_attr, weights)
-        out = self.node_mlp(torch.cat([h, messages], dim=1))
-        return h + out if self.residual else out
+        # one pass: messages and h' = [h +] φ_h([h, M]) (`_edge_mlp`, option `node`)
+        h_out, _ = fused_edges(self.options, edge_index, inv_deg, h, None, edge_attr, weights)
+        return h_out
 
     def extra_repr(self) -> str:
         return (
