@@ -196,30 +196,30 @@ class _FusedEdges(torch.autograd.Function):
             node_in = torch.cat([h, messages], 1)
             z_n = _matmul(node_in, w.w_n1, w.b_n1)
             u_n = F.silu(z_n)
-            messages = _matmul(u_n, w.w_n2, w.b_n2, add=h if opts.residual else None)
+            h_out = _matmul(u_n, w.w_n2, w.b_n2, add=h if opts.residual else None)
             if opts.coords:
                 assert pos is not None
                 coords += pos
             saved += (node_in, z_n, u_n)
         if keep:
             ctx.save_for_backward(src, dst, inv_deg, h, pos, edge_attr, *weights, *saved)
-        return messages, coords
+        return (h_out if opts.node else messages), coords
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, g_messages: Tensor, g_coords: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, g_first: Tensor, g_coords: Tensor) -> tuple[Tensor | None, ...]:
         opts: EdgeOptions = ctx.opts
         src, dst, inv_deg, h, pos, edge_attr, *rest = ctx.saved_tensors
         w = Weights._make(rest[: len(Weights._fields)])
         saved_all = rest[len(Weights._fields) :]
         need = ctx.needs_input_grad
         g: dict[str, Tensor] = {}  # weight gradients, summed over the chunks
-        g_h_node = None
+        g_h_node, g_messages = None, g_first  # g_first: the gradient of M, or of h' (node)
         if opts.node:  # back through φ_h: its input's gradient splits into h's and M's
             node_in, z_n, u_n = saved_all[-3:]
             saved_all = saved_all[:-3]
             assert w.w_n1 is not None and w.w_n2 is not None
-            g_out = g_messages
+            g_out = g_first
             g["w_n2"] = g_out.t() @ u_n
             g["b_n2"] = g_out.sum(0)
             g_z_n = _silu_backward(_matmul(g_out, w.w_n2.t()), z_n)
