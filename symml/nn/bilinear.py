@@ -68,6 +68,14 @@ def _contract_into(out: Tensor, x: Tensor, y: Tensor, accumulate: bool) -> None:
     if not accumulate:
         torch.mul(xs[0], ys[0], out=out)
         xs, ys = xs[1:], ys[1:]
+    if not xs:
+        return
+    if out.device.type == "cpu":
+        # the same multiply-adds in the same order, looped in C++ rather than Python: ~0.5 µs less
+        # per term (10 % of the loop at batch 500). Only on the CPU, whose foreach kernels run
+        # the list one by one; a GPU's fused ones would race on the repeated `out`.
+        torch._foreach_addcmul_([out] * len(xs), list(xs), list(ys))
+        return
     for xi, yi in zip(xs, ys, strict=True):
         out.addcmul_(xi, yi)
 

@@ -222,6 +222,33 @@ def test_large_contraction_matches_einsum_with_gradients() -> None:
         torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("shape", [(3, 1, 4), (3, 5, 4), (4, 12, 2), (20, 9, 40), (3, 32, 27)])
+def test_contract_into_strided_operands_matches_einsum(
+    shape: tuple[int, int, int], accumulate: bool
+) -> None:
+    """`_contract_into` as the backward calls it: transposed operands and a strided target,
+    written over or added to; every branch (one product, broadcast, the unrolled loop)."""
+    from symml.nn.bilinear import _contract_into
+
+    torch.manual_seed(1)
+    a, k, c = shape
+    n = 6
+    x = torch.randn(k, a, n, dtype=torch.float64).transpose(0, 1)  # [a, k, n], not contiguous
+    y = torch.randn(c, k, n, dtype=torch.float64).transpose(0, 1)  # [k, c, n], not contiguous
+    buffer = torch.randn(c, a + 2, n, dtype=torch.float64)
+    out = buffer[:, 1 : a + 1].transpose(0, 1)  # [a, c, n] inside a larger tensor
+    before = buffer.clone()
+    _contract_into(out, x, y, accumulate=accumulate)
+    expected = torch.einsum("akn,kcn->acn", x, y)
+    if accumulate:
+        expected = expected + before[:, 1 : a + 1].transpose(0, 1)
+    torch.testing.assert_close(out, expected)
+    # the rows around the target are untouched
+    torch.testing.assert_close(buffer[:, 0], before[:, 0], rtol=0, atol=0)
+    torch.testing.assert_close(buffer[:, a + 1], before[:, a + 1], rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("theta_first", [False, True])
 def test_bilinear_both_contraction_orders_match(theta_first: bool) -> None:
     torch.manual_seed(0)
