@@ -50,20 +50,25 @@ def _layer(rep_in: Rep, rep_out: Rep) -> EquivariantLinear | None:
         return None
 
 
-@pytest.mark.parametrize("name", sorted(GROUPS))
-@given(data=st.data())
-def test_equivariant_for_random_reps(name: str, data: st.DataObject) -> None:
+def _draw_layer(name: str, data: st.DataObject) -> EquivariantLinear | None:
+    """A layer between two hypothesis-drawn reps of ``GROUPS[name]`` (None: Hom is zero)."""
     group = GROUPS[name]
     rep_in, rep_out = data.draw(reps(group)), data.draw(reps(group))
     torch.manual_seed(0)
-    layer = _layer(rep_in, rep_out)
+    return _layer(rep_in, rep_out)
+
+
+@pytest.mark.parametrize("name", sorted(GROUPS))
+@given(data=st.data())
+def test_equivariant_for_random_reps(name: str, data: st.DataObject) -> None:
+    layer = _draw_layer(name, data)
     if layer is None:
         return
     with torch.no_grad():  # a random bias too, so that the invariant-bias claim is tested
         if layer.bias_coefficients is not None:
             layer.bias_coefficients.normal_()
     errors = equivariance_error(layer, n_elements=4)
-    assert errors["output"] < 1e-5, (rep_in, rep_out, errors)
+    assert errors["output"] < 1e-5, (layer.rep_in, layer.rep_out, errors)
 
 
 @pytest.mark.parametrize("name", FINITE)
@@ -254,10 +259,7 @@ def _structured_matches_dense(layer: EquivariantLinear, batch: int = 3) -> None:
 @pytest.mark.parametrize("name", ["O3", "SO2", "D4", "S4"])
 @given(data=st.data())
 def test_structured_forward_matches_dense_weight(name: str, data: st.DataObject) -> None:
-    group = GROUPS[name]
-    rep_in, rep_out = data.draw(reps(group)), data.draw(reps(group))
-    torch.manual_seed(0)
-    layer = _layer(rep_in, rep_out)
+    layer = _draw_layer(name, data)
     if layer is not None:
         _structured_matches_dense(layer)
 
