@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml
 	    exit 1; \
 	  fi; \
 	fi
+	@if ! command -v c++ >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+	    && [ "$$(id -u)" = 0 ]; then \
+	  echo "c++ not found: installing g++ (symml builds its CPU contraction kernel with it)"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y g++; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from symml.nn import _gemm
+from symml.nn import _gemm, _native
 from symml.nn._expansion import runs, type_rows
 from symml.nn._types import FieldType, field_types, is_trivial, same_matrices
 from symml.nn.linear import check_reps
@@ -56,7 +56,12 @@ class _Contract(torch.autograd.Function):
 
 
 def _contract_into(out: Tensor, x: Tensor, y: Tensor, accumulate: bool) -> None:
-    """`_contract` written into ``out [a, c, n]`` (any strides, batch innermost), or added to it."""
+    """`_contract` written into ``out [a, c, n]`` (any strides, batch innermost), or added to it.
+
+    On the CPU the compiled kernel (`symml.nn._native.contract_into`) does it; stock ops below
+    are the fallback and the path for other devices and dtypes."""
+    if _native.contract_into(out, x, y, accumulate):
+        return
     a, k, c, n = x.shape[0], x.shape[1], y.shape[1], x.shape[2]
     if _broadcast(a, k, c, n):
         # contiguous operands: broadcasting the transposed ones from backward is 4x slower

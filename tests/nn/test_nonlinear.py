@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 from hypothesis import assume, given
@@ -222,13 +224,16 @@ def test_large_contraction_matches_einsum_with_gradients() -> None:
         torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("accumulate", [False, True])
 @pytest.mark.parametrize("shape", [(3, 1, 4), (3, 5, 4), (4, 12, 2), (20, 9, 40), (3, 32, 27)])
 def test_contract_into_strided_operands_matches_einsum(
-    shape: tuple[int, int, int], accumulate: bool
+    shape: tuple[int, int, int], accumulate: bool, native: bool
 ) -> None:
     """`_contract_into` as the backward calls it: transposed operands and a strided target,
-    written over or added to; every branch (one product, broadcast, the unrolled loop)."""
+    written over or added to; the compiled kernel and every branch of the stock-op fallback
+    (one product, broadcast, the unrolled loop)."""
+    from symml.nn import _native
     from symml.nn.bilinear import _contract_into
 
     torch.manual_seed(1)
@@ -239,7 +244,8 @@ def test_contract_into_strided_operands_matches_einsum(
     buffer = torch.randn(c, a + 2, n, dtype=torch.float64)
     out = buffer[:, 1 : a + 1].transpose(0, 1)  # [a, c, n] inside a larger tensor
     before = buffer.clone()
-    _contract_into(out, x, y, accumulate=accumulate)
+    with contextlib.nullcontext() if native else _native.disabled():
+        _contract_into(out, x, y, accumulate=accumulate)
     expected = torch.einsum("akn,kcn->acn", x, y)
     if accumulate:
         expected = expected + before[:, 1 : a + 1].transpose(0, 1)

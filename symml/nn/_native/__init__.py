@@ -1,0 +1,159 @@
+"""CPU kernels torch lacks, compiled on first use; every caller keeps a stock-torch fallback.
+
+One kernel so far: `contract_into`, the per-sample small matrix product with the batch innermost
+that `symml.nn.bilinear` runs dozens of times per layer (see ``contract.cpp`` for why stock ops
+are slow at it). The source is compiled once per machine with the system C++ compiler (about a
+second: it includes only ``ATen/Parallel.h``) into ``kernels/`` of symml's cache directory
+(``$SYMML_CACHE_DIR``, default ``~/.cache/symml/cache``), keyed by the source, the torch version,
+the compiler and the CPU, and loaded with ctypes; it runs on torch's own OpenMP threads. Without
+a compiler, on a failed build (a warning says why), with ``SYMML_NATIVE=0`` or inside
+`disabled()`, `contract_into` returns False and the caller uses stock torch ops, which compute
+the same sums.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+_SOURCE = Path(__file__).with_name("contract.cpp")
+_lock = threading.Lock()
+_loaded: list[ctypes.CDLL | None] = []  # [the library, or None once loading failed]; [] untried
+_kernels: dict[torch.dtype, Callable[..., None]] = {}  # the contraction per dtype, once loaded
+_enabled = [True]
+
+
+def _cpu_signature() -> str:
+    # -march=native code must not be shared between different CPUs (a shared home directory)
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [ln for ln in f if ln.startswith(("model name", "flags"))]
+        return "".join(sorted(set(lines)))
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
+def _compile(compiler: str, target: Path) -> None:
+    torch_dir = Path(torch.__file__).parent
+    abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # build next to the target and rename: concurrent processes never load a half-written file
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(fd)
+    cmd = [
+        compiler, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c++17",
+        f"-D_GLIBCXX_USE_CXX11_ABI={abi}", f"-I{torch_dir / 'include'}", str(_SOURCE), "-o", tmp,
+        f"-L{torch_dir / 'lib'}", "-ltorch_cpu", "-lc10", f"-Wl,-rpath,{torch_dir / 'lib'}",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip()[-2000:] or f"exit code {done.returncode}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _load() -> ctypes.CDLL | None:
+    if os.environ.get("SYMML_NATIVE", "1") == "0" or sys.platform != "linux":
+        return None
+    compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+    if compiler is None:
+        warnings.warn(
+            "symml: no C++ compiler found (set CXX or install g++), so EquivariantBilinear "
+            "runs its contractions with stock torch ops (same results, about 3x slower)",
+            stacklevel=3,
+        )
+        return None
+    key = hashlib.sha256(
+        b"\0".join(
+            [_SOURCE.read_bytes(), torch.__version__.encode(), _cpu_signature().encode(),
+             compiler.encode()]
+        )
+    ).hexdigest()[:16]  # fmt: skip
+    from symml.data.paths import cache_dir  # not at the top: symml.data loads every dataset module
+
+    target = cache_dir() / "kernels" / f"contract-{key}.so"
+    try:
+        if not target.exists():
+            _compile(compiler, target)
+        lib = ctypes.CDLL(str(target))
+    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+        warnings.warn(
+            f"symml: could not build the native contraction kernel ({err}); EquivariantBilinear "
+            "falls back to stock torch ops (same results, slower). Set SYMML_NATIVE=0 to skip "
+            "the attempt",
+            stacklevel=3,
+        )
+        return None
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    for name in ("symml_contract_f32", "symml_contract_f64"):
+        fn = getattr(lib, name)
+        fn.argtypes = [ptr, ptr, ptr, *[i64] * 10, ctypes.c_bool]
+        fn.restype = None
+    return lib
+
+
+def library() -> ctypes.CDLL | None:
+    """The compiled kernels (built on first call), or None where they are unavailable."""
+    if not _loaded:
+        with _lock:
+            if not _loaded:
+                lib = _load()
+                if lib is not None:
+                    _kernels[torch.float32] = lib.symml_contract_f32
+                    _kernels[torch.float64] = lib.symml_contract_f64
+                _loaded.append(lib)
+    return _loaded[0]
+
+
+def available() -> bool:
+    """Whether the native kernels are built and loaded (building them if needed)."""
+    return library() is not None
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Within the block, `contract_into` declines and callers take their stock-torch path
+    (for tests and benchmarks that compare the two)."""
+    _enabled[0] = False
+    try:
+        yield
+    finally:
+        _enabled[0] = True
+
+
+def contract_into(out: Tensor, x: Tensor, y: Tensor, accumulate: bool) -> bool:
+    """``out[a, c, n] (+)= Σ_k x[a, k, n] · y[k, c, n]`` natively; False if not handled here.
+
+    Handled: CPU float32 / float64 tensors of one dtype, all with the batch dimension n of
+    stride 1 (other strides free), ``out`` not overlapping the operands. Runs on torch's intra-op
+    threads. Nothing is recorded for autograd (call it where no graph is being built).
+    """
+    if not _loaded:
+        library()
+    fn = _kernels.get(out.dtype)
+    if fn is None or not (_enabled[0] and out.is_cpu and x.is_cpu and y.is_cpu):
+        return False
+    so, sx, sy = out.stride(), x.stride(), y.stride()
+    if so[2] != 1 or sx[2] != 1 or sy[2] != 1 or x.dtype != out.dtype or y.dtype != out.dtype:
+        return False
+    a, k, n = x.shape
+    fn(out.data_ptr(), x.data_ptr(), y.data_ptr(), a, k, y.shape[1], n,
+       sx[0], sx[1], sy[0], sy[1], so[0], so[1], accumulate)  # fmt: skip
+    return True
