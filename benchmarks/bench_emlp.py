@@ -12,6 +12,9 @@ inertia: 5 scalars + 5 vectors → symmetric 2-tensor — with 384 hidden channe
 - step: forward + backward at batch 500, EMLP and MLP interleaved round by round (median of
   rounds); the ratio is the figure. Goals: build < 2 s, step <= 3x the MLP.
 
+The bilinear layers' per-sample contractions run in symml's compiled CPU kernel
+(`symml.nn._native`, built on first use); the same EMLP with them on stock torch ops is timed in
+the same rounds too (``stock contractions``), so the kernel's share of the figure is visible.
 The EMLP's layers multiply through oneDNN (`symml.nn._gemm`), which on this AMD CPU is about
 twice as fast as the MKL kernels behind ``nn.Linear``. So that the figure is not read as more
 than it is, the same MLP with its products routed through oneDNN too is timed in the same rounds
@@ -38,7 +41,7 @@ from _machine import cpu_model, load_average  # noqa: E402 - benchmarks/ is on s
 
 from symml.models import build, parameter_count  # noqa: E402
 from symml.models.emlp import EMLP, resolve_rep  # noqa: E402
-from symml.nn import _expansion, _gemm  # noqa: E402
+from symml.nn import _expansion, _gemm, _native  # noqa: E402
 from symml.nn._types import field_types  # noqa: E402
 from symml.nn.bilinear import bilinear_paths  # noqa: E402
 from symml.reps import intertwiners  # noqa: E402
@@ -142,7 +145,7 @@ def _onednn_mlp(mlp: torch.nn.Module) -> torch.nn.Module:
     return mlp
 
 
-def _step_times(task: dict[str, str]) -> tuple[float, float, float, int, int]:
+def _step_times(task: dict[str, str]) -> tuple[float, float, float, float, int, int]:
     torch.manual_seed(0)
     emlp = build("emlp", hidden=HIDDEN, num_layers=LAYERS, **task)
     mlp = build("mlp", hidden=HIDDEN, num_layers=LAYERS, **task)
@@ -158,14 +161,20 @@ def _step_times(task: dict[str, str]) -> tuple[float, float, float, int, int]:
             model(x).pow(2).mean().backward()
         return (time.perf_counter() - start) / STEPS_PER_ROUND
 
-    step(emlp), step(mlp), step(mlp_star)  # warm-up: allocator, first-call paths
-    emlp_times, mlp_times, star_times = [], [], []
+    def stock_step(model: torch.nn.Module) -> float:
+        with _native.disabled():
+            return step(model)
+
+    step(emlp), stock_step(emlp), step(mlp), step(mlp_star)  # warm-up: allocator, first calls
+    emlp_times, stock_times, mlp_times, star_times = [], [], [], []
     for _ in range(ROUNDS):  # interleaved, so drifting load hits all alike
         emlp_times.append(step(emlp))
         mlp_times.append(step(mlp))
         star_times.append(step(mlp_star))
+        stock_times.append(stock_step(emlp))
     return (
         statistics.median(emlp_times),
+        statistics.median(stock_times),
         statistics.median(mlp_times),
         statistics.median(star_times),
         parameter_count(emlp),
@@ -178,28 +187,31 @@ def main() -> None:
     print(f"# bench_emlp: torch {torch.__version__}, python {platform.python_version()}")
     print(f"# cpu: {cpu_model()}, torch threads {THREADS}, load average {load_average()}")
     print(f"# hidden {HIDDEN} channels (uniform_rep), {LAYERS} layers, batch {BATCH}")
-    print(f"# medians of {ROUNDS} rounds; fresh-process build: median of 3 processes\n")
+    print(f"# medians of {ROUNDS} rounds; fresh-process build: median of 3 processes")
+    kernel = "compiled (symml.nn._native)" if _native.available() else "unavailable: stock ops"
+    print(f"# contraction kernel: {kernel}\n")
     figures: dict[str, float] = {}
     header = "| task | solve first (s) | solve memo (ms) | build, fresh process (s) | "
     header += "EMLP step (ms) | MLP step (ms) | step ratio | MLP* step (ms) | ratio vs MLP* | "
-    header += "params EMLP / MLP |"
+    header += "EMLP, stock contractions (ms) | its ratio | params EMLP / MLP |"
     print(header)
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, task in TASKS.items():
         first, memo = _solve_times(task)
         fresh = _fresh_build_seconds(task)
-        emlp_s, mlp_s, star_s, p_emlp, p_mlp = _step_times(task)
+        emlp_s, stock_s, mlp_s, star_s, p_emlp, p_mlp = _step_times(task)
         ratio = emlp_s / mlp_s
         print(
             f"| {name} | {first:.3f} | {memo * 1e3:.2f} | {fresh:.2f} | {emlp_s * 1e3:.1f} | "
             f"{mlp_s * 1e3:.1f} | {ratio:.2f} | {star_s * 1e3:.1f} | {emlp_s / star_s:.2f} | "
-            f"{p_emlp} / {p_mlp} |"
+            f"{stock_s * 1e3:.1f} | {stock_s / mlp_s:.2f} | {p_emlp} / {p_mlp} |"
         )
         figures[f"{name}_solve_first_s"] = first
         figures[f"{name}_solve_memo_ms"] = memo * 1e3
         figures[f"{name}_build_fresh_s"] = fresh
         figures[f"{name}_step_ratio_vs_mlp"] = ratio
         figures[f"{name}_step_ratio_vs_onednn_mlp"] = emlp_s / star_s
+        figures[f"{name}_step_ratio_stock_contractions"] = stock_s / mlp_s
     print(f"\n# load average at the end: {load_average()}")
     for name, value in figures.items():
         print(f"figure: {name} = {value:.3g}")

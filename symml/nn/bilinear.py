@@ -25,7 +25,8 @@ def _contract(x: Tensor, y: Tensor) -> Tensor:
     """``out[a, c, n] = Σ_k x[a, k, n] · y[k, c, n]``: B small matmuls, batch dimension n last.
 
     With the batch innermost and contiguous every step is a vectorised elementwise op over it;
-    batched matmul (bmm) of B tiny matrices is 10-50x slower on CPU, backward included. An
+    batched matmul (bmm) of B tiny matrices is 10-50x slower on CPU, backward included. On the
+    CPU a compiled kernel does the whole sum (`symml.nn._native`). The stock-op fallback: an
     unrolled multiply-add over k keeps the working set at the output's size; a long k with a
     small product ``[a, k, c, n]`` is cheaper as one broadcast product and sum (two kernels); a
     larger one is not materialised: alone, ``[32, 27, 3, 500]`` broadcast takes 115 µs against

@@ -17,6 +17,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,12 @@ _kernels: dict[torch.dtype, Callable[..., None]] = {}  # the contraction per dty
 _enabled = [True]
 
 
+def _cache_dir() -> Path:
+    # symml.data.paths.cache_dir's rule, restated: nn is a lower layer than data
+    env = os.environ.get("SYMML_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "symml" / "cache"
+
+
 def _cpu_signature() -> str:
     # -march=native code must not be shared between different CPUs (a shared home directory)
     try:
@@ -55,8 +62,9 @@ def _compile(compiler: str, target: Path) -> None:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     cmd = [
-        compiler, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c++17",
-        f"-D_GLIBCXX_USE_CXX11_ABI={abi}", f"-I{torch_dir / 'include'}", str(_SOURCE), "-o", tmp,
+        *shlex.split(compiler), "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC",
+        "-std=c++17", f"-D_GLIBCXX_USE_CXX11_ABI={abi}", f"-I{torch_dir / 'include'}",
+        str(_SOURCE), "-o", tmp,
         f"-L{torch_dir / 'lib'}", "-ltorch_cpu", "-lc10", f"-Wl,-rpath,{torch_dir / 'lib'}",
     ]  # fmt: skip
     try:
@@ -86,9 +94,7 @@ def _load() -> ctypes.CDLL | None:
              compiler.encode()]
         )
     ).hexdigest()[:16]  # fmt: skip
-    from symml.data.paths import cache_dir  # not at the top: symml.data loads every dataset module
-
-    target = cache_dir() / "kernels" / f"contract-{key}.so"
+    target = _cache_dir() / "kernels" / f"contract-{key}.so"
     try:
         if not target.exists():
             _compile(compiler, target)
