@@ -336,11 +336,15 @@ class _LinearFunction(torch.autograd.Function):
             return (None, *(next(grads) if need else None for need in needs))
         batch = xt.shape[1]
         grad = grad.contiguous()
-        gx = torch.zeros_like(xt) if need_x else None
+        # each input type's first gradient term is written, later ones added (no zero fill)
+        gx = torch.empty_like(xt) if need_x else None
+        started: set[int] = set()
         g_theta = torch.empty_like(theta) if need_theta else None
         for st, const, kept in zip(plan.steps, kernel.consts, saved, strict=True):
             x_a, g_b = xt[st.a0 : st.a1], grad[st.b0 : st.b1]
             g_x = None if gx is None else gx[st.a0 : st.a1]
+            first = st.a0 not in started
+            started.add(st.a0)
             m_a, m_b, k, d_a, d_b = st.m_a, st.m_b, st.k, st.d_a, st.d_b
             g_coeffs = None if g_theta is None else g_theta[st.start : st.start + m_b * m_a * k]
             if st.route == "theta_first":
@@ -349,14 +353,14 @@ class _LinearFunction(torch.autograd.Function):
                     g_mix = _gemm.mm(g_u, x_a.view(m_a, d_a * batch).t())  # [m_b·K, m_a]
                     g_coeffs.view(m_b, m_a, k).copy_(g_mix.view(m_b, k, m_a).transpose(1, 2))
                 if g_x is not None:
-                    _gemm.addmm_(g_x.view(m_a, -1), kept.t(), g_u)
+                    _mm_into(g_x.view(m_a, -1), kept.t(), g_u, first)
             elif st.route == "scale":
                 g_rows = g_b.view(m_b, -1)
                 if g_coeffs is not None:
                     g_left = _gemm.mm(g_rows, x_a.view(m_a, -1).t())
                     torch.mul(g_left.view(-1), const[0], out=g_coeffs)
                 if g_x is not None:
-                    _gemm.addmm_(g_x.view(m_a, -1), kept.t(), g_rows)
+                    _mm_into(g_x.view(m_a, -1), kept.t(), g_rows, first)
             elif st.route == "basis_first":
                 g_rows = g_b.view(m_b, -1)
                 if g_coeffs is not None:
@@ -364,14 +368,24 @@ class _LinearFunction(torch.autograd.Function):
                 if g_x is not None:
                     coeffs = theta[st.start : st.start + m_b * m_a * k].view(m_b, m_a * k)
                     g_z = _gemm.mm(coeffs.t(), g_rows).view(m_a, k * d_b, batch)
-                    g_x.view(m_a, d_a, batch).add_(torch.matmul(const[1], g_z))
+                    g_xa = torch.matmul(const[1], g_z)  # [m_a, d_a, B]
+                    if first:
+                        g_x.view_as(g_xa).copy_(g_xa)
+                    else:
+                        g_x.view_as(g_xa).add_(g_xa)
             else:
                 if g_coeffs is not None:
                     g_w = _gemm.mm(g_b, x_a.t()).view(m_b, d_b, m_a, d_a).transpose(1, 2)
                     g_w = g_w.reshape(m_b * m_a, d_b * d_a)
                     g_coeffs.copy_((g_w @ const[1]).view(-1))
                 if g_x is not None:
-                    _gemm.addmm_(g_x, kept.t(), g_b)
+                    _mm_into(g_x, kept.t(), g_b, first)
+        if gx is not None:  # input types no block reads: zero gradient
+            at = 0
+            for a0, a1 in sorted({(st.a0, st.a1) for st in plan.steps}):
+                gx[at:a0].zero_()
+                at = a1
+            gx[at:].zero_()
         g_bias = None
         if need_bias:
             sums = grad.sum(1)
@@ -381,6 +395,14 @@ class _LinearFunction(torch.autograd.Function):
                 parts.append((g_vec @ basis.view(st.k, st.d_b).t()).view(-1))
             g_bias = torch.cat(parts) if len(parts) > 1 else parts[0]
         return None, gx, g_theta, g_bias
+
+
+def _mm_into(target: Tensor, a: Tensor, b: Tensor, first: bool) -> None:
+    """``target = a @ b`` (``first``) or ``target += a @ b``."""
+    if first:
+        target.copy_(_gemm.mm(a, b))
+    else:
+        _gemm.addmm_(target, a, b)
 
 
 def linear_t(kernel: LinearKernel, xt: Tensor, theta: Tensor, bias_theta: Tensor | None) -> Tensor:

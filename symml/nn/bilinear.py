@@ -56,13 +56,19 @@ class _Contract(torch.autograd.Function):
         return gx, gy
 
 
-def _contract_into(out: Tensor, x: Tensor, y: Tensor, accumulate: bool) -> None:
-    """`_contract` written into ``out [a, c, n]`` (any strides, batch innermost), or added to it.
+def _contract_into(
+    out: Tensor, x: Tensor, y: Tensor, accumulate: bool, init: Tensor | None = None
+) -> None:
+    """`_contract` written into ``out [a, c, n]`` (any strides, batch innermost), or added to it
+    (``accumulate``), or added to ``init [a, c, n]``.
 
     On the CPU the compiled kernel (`symml.nn._native.contract_into`) does it; stock ops below
     are the fallback and the path for other devices and dtypes."""
-    if _native.contract_into(out, x, y, accumulate):
+    if _native.contract_into(out, x, y, accumulate, init):
         return
+    if init is not None:
+        out.copy_(init)
+        accumulate = True
     a, k, c, n = x.shape[0], x.shape[1], y.shape[1], x.shape[2]
     if _broadcast(a, k, c, n):
         # contiguous operands: broadcasting the transposed ones from backward is 4x slower
@@ -214,8 +220,11 @@ class _BilinearFunction(torch.autograd.Function):
     ) -> Tensor:
         batch = xt.shape[1]
         fields = _fields(fused, xt)
-        out = xt.clone() if residual else xt.new_zeros(fused.d_out, batch)
+        # each output type's first contribution starts from the residual input (or from zero)
+        # instead of adding to a copy of it: one pass less over the output
+        out = xt.new_empty(fused.d_out, batch)
         outs = _fields(fused, out, output=True)
+        started: set[int] = set()
         mixed_all, products_all, stacked_tf, stacked_pf, rights = [], [], [], [], []
         for group in fused.theta_first:
             a = group.key
@@ -227,7 +236,12 @@ class _BilinearFunction(torch.autograd.Function):
                 m_b = fused.theta_shapes[i][0]
                 right = _source_theta_first(fields, plan, batch)
                 mixed_p = mixed[r0:r1].view(m_b, plan.sources * d_a, batch)
-                _contract_into(outs[plan.b], mixed_p, right, accumulate=True)
+                if plan.b in started:
+                    _contract_into(outs[plan.b], mixed_p, right, accumulate=True)
+                else:
+                    init = fields[plan.b] if residual else None
+                    _contract_into(outs[plan.b], mixed_p, right, accumulate=False, init=init)
+                    started.add(plan.b)
                 rights.append(right)  # a copy unless d_b = 1: kept for the backward
             mixed_all.append(mixed)
             stacked_tf.append(theta)
@@ -242,9 +256,19 @@ class _BilinearFunction(torch.autograd.Function):
                 _contract_into(target, fields[plan.a], _source_products_first(fields, plan, batch),
                                accumulate=False)  # fmt: skip
             theta = _stacked_theta(fused, group, thetas, False)
-            _gemm.addmm_(outs[b].view(m_b, d_b * batch), theta, products)
+            y_b = outs[b].view(m_b, d_b * batch)
+            if b in started:
+                _gemm.addmm_(y_b, theta, products)
+            elif residual:
+                torch.add(fields[b].view(m_b, d_b * batch), _gemm.mm(theta, products), out=y_b)
+            else:
+                y_b.copy_(_gemm.mm(theta, products))
+            started.add(b)
             products_all.append(products)
             stacked_pf.append(theta)
+        for b, (y_b, x_b) in enumerate(zip(outs, fields if residual else outs, strict=True)):
+            if b not in started:
+                y_b.copy_(x_b) if residual else y_b.zero_()
         ctx.fused, ctx.module, ctx.residual = fused, module, residual
         ctx.save_for_backward(
             xt, *thetas, *mixed_all, *products_all, *stacked_tf, *stacked_pf, *rights
@@ -308,10 +332,14 @@ class _BilinearFunction(torch.autograd.Function):
                 _contract_into(g_mixed_p, g_b, right.transpose(0, 1), accumulate=False)
                 if gfields is not None:
                     mixed_p = mixed[r0:r1].view(m_b, n * d_a, batch)
-                    g_right = torch.empty_like(right)
-                    _contract_into(g_right, mixed_p.transpose(0, 1), g_b, accumulate=False)
                     source = gfields[plan.source][:n].view(n, plan.d_b, d_a, batch)
-                    source.transpose(1, 2).add_(g_right.view(n, d_a, plan.d_b, batch))
+                    if d_a == 1:  # rows (l, j) of the source's gradient are rows l: add there
+                        target = source.view(n, plan.d_b, batch)
+                        _contract_into(target, mixed_p.transpose(0, 1), g_b, accumulate=True)
+                    else:
+                        g_right = torch.empty_like(right)
+                        _contract_into(g_right, mixed_p.transpose(0, 1), g_b, accumulate=False)
+                        source.transpose(1, 2).add_(g_right.view(n, d_a, plan.d_b, batch))
             x_a = fields[a].view(m_a, d_a * batch)
             g_theta = _gemm.mm(g_mixed, x_a.t())  # [Σ m_b·n, m_a]
             for i, (r0, r1) in zip(group.members, group.spans, strict=True):

@@ -280,6 +280,9 @@ def test_structured_forward_every_route_interleaved() -> None:
     for bias in (True, False):
         _structured_matches_dense(EquivariantLinear(rep_in, rep_out, bias=bias), batch=5)
     _structured_matches_dense(EquivariantLinear(s, t2 + s + t2), batch=1)  # bias-only types
+    # input types that no block reads (T(2) → V is zero for O(3)), between read ones: their
+    # gradient rows must come out zero, not left unwritten
+    _structured_matches_dense(EquivariantLinear(t2 + v + t2 + v + t2, v), batch=4)
     layer = EquivariantLinear(rep_in, rep_out)
     assert layer.forward_t(torch.randn(rep_in.dim, 0)).shape == (rep_out.dim, 0)
 

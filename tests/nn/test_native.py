@@ -57,6 +57,19 @@ def test_contract_matches_einsum(
 
 
 @needs_kernel
+@pytest.mark.parametrize("n", [7, 64, 150])
+def test_contract_from_an_init_tensor(n: int) -> None:
+    """``out = init + Σ_k x y`` with ``init`` another (strided) tensor, left unchanged."""
+    torch.manual_seed(n)
+    x, y, _, out = _operands(4, 5, 3, n, torch.float64, transposed=True)
+    init = torch.randn(3, 4, n, dtype=torch.float64).transpose(0, 1)  # [4, 3, n], strided
+    kept = init.clone()
+    assert _native.contract_into(out, x, y, accumulate=False, init=init)
+    torch.testing.assert_close(out, kept + torch.einsum("akn,kcn->acn", x, y))
+    assert torch.equal(init, kept)
+
+
+@needs_kernel
 def test_contract_same_result_on_any_number_of_threads() -> None:
     torch.manual_seed(0)
     x, y = torch.randn(32, 9, 500), torch.randn(9, 27, 500)

@@ -322,6 +322,13 @@ def test_bilinear_residual_adds_the_input_with_its_gradients() -> None:
     layer = EquivariantBilinear(rep, rep).double()
     xt = torch.randn(rep.dim, 4, dtype=torch.float64, requires_grad=True)
     torch.testing.assert_close(layer.forward_t(xt, residual=True), layer.forward_t(xt) + xt)
+    # with no scalars, no path writes the T(2) outputs: the residual alone must carry them
+    bare = v + v.tensor(v)
+    no_scalars = EquivariantBilinear(bare, bare).double()
+    x_bare = torch.randn(bare.dim, 4, dtype=torch.float64)
+    torch.testing.assert_close(
+        no_scalars.forward_t(x_bare, residual=True), no_scalars.forward_t(x_bare) + x_bare
+    )
     assert torch.autograd.gradcheck(lambda x: layer.forward_t(x, residual=True), (xt,))
     assert torch.autograd.gradgradcheck(lambda x: layer.forward_t(x, residual=True), (xt,))
     other = EquivariantBilinear(rep, 2 * v).double()

@@ -110,7 +110,7 @@ def _load() -> ctypes.CDLL | None:
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     for name in ("symml_contract_f32", "symml_contract_f64"):
         fn = getattr(lib, name)
-        fn.argtypes = [ptr, ptr, ptr, *[i64] * 10, ctypes.c_bool]
+        fn.argtypes = [ptr, ptr, ptr, ptr, *[i64] * 12]
         fn.restype = None
     return lib
 
@@ -144,12 +144,16 @@ def disabled() -> Iterator[None]:
         _enabled[0] = True
 
 
-def contract_into(out: Tensor, x: Tensor, y: Tensor, accumulate: bool) -> bool:
-    """``out[a, c, n] (+)= Σ_k x[a, k, n] · y[k, c, n]`` natively; False if not handled here.
+def contract_into(
+    out: Tensor, x: Tensor, y: Tensor, accumulate: bool, init: Tensor | None = None
+) -> bool:
+    """``out[a, c, n] = base + Σ_k x[a, k, n] · y[k, c, n]`` natively; False if not handled here.
 
+    ``base`` is ``init [a, c, n]`` if given, else ``out`` itself with ``accumulate``, else 0.
     Handled: CPU float32 / float64 tensors of one dtype, all with the batch dimension n of
-    stride 1 (other strides free), ``out`` not overlapping the operands. Runs on torch's intra-op
-    threads. Nothing is recorded for autograd (call it where no graph is being built).
+    stride 1 (other strides free), ``out`` not overlapping the operands (``init`` may be ``out``).
+    Runs on torch's intra-op threads. Nothing is recorded for autograd (call it where no graph is
+    being built).
     """
     if not _loaded:
         library()
@@ -159,7 +163,14 @@ def contract_into(out: Tensor, x: Tensor, y: Tensor, accumulate: bool) -> bool:
     so, sx, sy = out.stride(), x.stride(), y.stride()
     if so[2] != 1 or sx[2] != 1 or sy[2] != 1 or x.dtype != out.dtype or y.dtype != out.dtype:
         return False
+    if init is None:
+        init_ptr, si = (out.data_ptr(), so) if accumulate else (0, so)
+    else:
+        si = init.stride()
+        if si[2] != 1 or init.dtype != out.dtype or not init.is_cpu:
+            return False
+        init_ptr = init.data_ptr()
     a, k, n = x.shape
-    fn(out.data_ptr(), x.data_ptr(), y.data_ptr(), a, k, y.shape[1], n,
-       sx[0], sx[1], sy[0], sy[1], so[0], so[1], accumulate)  # fmt: skip
+    fn(out.data_ptr(), init_ptr, x.data_ptr(), y.data_ptr(), a, k, y.shape[1], n,
+       sx[0], sx[1], sy[0], sy[1], so[0], so[1], si[0], si[1])  # fmt: skip
     return True
