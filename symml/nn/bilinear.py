@@ -118,9 +118,8 @@ def _plan(path: Path, types_in: tuple[FieldType, ...], types_out: tuple[FieldTyp
     """Order by cost: per sample, products first takes m_a·n·d_b·d_a multiply-adds in small
     elementwise kernels and then m_b·m_a·n·d_b in a GEMM; θ first takes m_b·n·m_a·d_a in a GEMM
     and m_b·n·d_b·d_a elementwise. An elementwise multiply-add costs ~4 GEMM ones here. Ties
-    (m_a = m_b, d_a = d_b, e.g. V → V from T(2) sources) go θ first: measured 2-3 % faster for the
-    O(3) inertia model (its products-first backward writes a large gradient buffer from a K = m_b
-    GEMM, which θ first does not)."""
+    (m_a = m_b, d_a = d_b, e.g. V → V from T(2) sources) go θ first: with the compiled
+    contraction kernel that was 2-3 % faster for the O(3) inertia model (A/B in one process)."""
     a, b = types_in[path.a], types_out[path.b]
     m_a, m_b, d_a, d_b, n = a.copies, b.copies, a.rep.dim, b.rep.dim, path.sources
     products_first = 4 * m_a * n * d_b * d_a + m_b * m_a * n * d_b
@@ -269,9 +268,9 @@ class _BilinearFunction(torch.autograd.Function):
             started.add(b)
             products_all.append(products)
             stacked_pf.append(theta)
-        for b, (y_b, x_b) in enumerate(zip(outs, fields if residual else outs, strict=True)):
+        for b, y_b in enumerate(outs):  # types no path writes: the residual alone, or zero
             if b not in started:
-                y_b.copy_(x_b) if residual else y_b.zero_()
+                y_b.copy_(fields[b]) if residual else y_b.zero_()
         ctx.fused, ctx.module, ctx.residual = fused, module, residual
         ctx.save_for_backward(
             xt, *thetas, *mixed_all, *products_all, *stacked_tf, *stacked_pf, *rights

@@ -84,7 +84,7 @@ def _load() -> ctypes.CDLL | None:
     if compiler is None:
         warnings.warn(
             "symml: no C++ compiler found (set CXX or install g++), so EquivariantBilinear "
-            "runs its contractions with stock torch ops (same results, about 3x slower)",
+            "runs its contractions with stock torch ops (same results, slower)",
             stacklevel=3,
         )
         return None
