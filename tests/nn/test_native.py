@@ -125,6 +125,7 @@ def test_failed_build_warns_and_falls_back(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setattr(_native, "_loaded", [])
     monkeypatch.setattr(_native, "_kernels", {})
     monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("SYMML_NATIVE", raising=False)
     monkeypatch.setenv("CXX", "false")  # a "compiler" that always fails
     with pytest.warns(UserWarning, match="could not build the native contraction kernel"):
         assert _native.library() is None
