@@ -10,14 +10,15 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import torch
 import typer
 from rich.console import Console
@@ -43,7 +44,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-data_app = typer.Typer(help="Datasets: where symml looks for them, and preparing them.")
+data_app = typer.Typer(help="Datasets: where symml looks for them, downloading and preparing them.")
 app.add_typer(data_app, name="data")
 console = Console()
 
@@ -135,9 +136,9 @@ def check_command(
         try:
             built = symml_models.build(name, **overrides)
             errors = equivariance_error(built, dtype=torch.float64 if float64 else None)
-        except (ValueError, TypeError, ImportError) as err:
-            console.print(f"[red]{name}: {err}[/red]")
-            raise typer.Exit(code=2) from err
+        except (ValueError, TypeError, ImportError, AttributeError, KeyError) as err:
+            console.print(f"[red]error: {name}: {_first_line(err)}[/red]", soft_wrap=True)
+            raise typer.Exit(code=EXIT_USAGE) from err
         info = symml_models.info(name)
         for output, error in errors.items():
             table.add_row(
@@ -189,11 +190,104 @@ def data_prepare(
                 table.add_row(name, split, str(len(ds)), repr(ds.group))
             console.print(f"{name}: input {ds.input_rep}, target {ds.target_rep}")
         except (ValueError, OSError) as err:  # unknown name, missing files, checksum errors
-            console.print(f"[red]{name}: {err}[/red]")
+            console.print(f"[red]{name}: {_first_line(err)}[/red]", soft_wrap=True)
             failed = True
-    console.print(table)
+    if table.row_count:
+        console.print(table)
     if failed:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_USAGE)
+
+
+@data_app.command("download")
+def data_download(
+    name: Annotated[str, typer.Argument(help="the dataset to fetch: mnist or mnist_rot")],
+    dest: Annotated[
+        Path | None,
+        typer.Option(
+            help="data folder to put the files in, as DEST/NAME/ (default: the first folder "
+            "symml searches, $SYMML_DATA_DIR or ~/.cache/symml/data)"
+        ),
+    ] = None,
+    if_missing: Annotated[
+        bool,
+        typer.Option(
+            "--if-missing", help="download nothing when symml already finds verified files"
+        ),
+    ] = False,
+) -> None:
+    """Fetch a dataset's files from its official mirrors, checking the published checksums."""
+    from rich.markup import escape  # errors quote paths and URLs: no markup in them
+
+    from symml.data import mnist
+    from symml.data._mnist_rot import MNIST_ROT_ZIP
+
+    # NAME -> (fetch into a folder, the folder symml reads verified files from (None: none),
+    # the files to put in $SYMML_DATA_DIR/NAME by hand, what the fetch verified)
+    downloads = {
+        "mnist": (
+            mnist.download_mnist,
+            mnist.find_mnist,
+            "the four files",
+            "their SHA-256 checksums match the published ones",
+        ),
+        "mnist_rot": (
+            mnist.download_mnist_rot,
+            mnist.find_mnist_rot,
+            MNIST_ROT_ZIP,
+            "its MD5 checksum matches the published one",
+        ),
+    }
+    if name not in downloads:
+        # the datasets built from downloaded files point to what to download instead
+        source = {
+            "rotated_mnist": "mnist",
+            "mnist_upright": "mnist",
+            "mnist_rot_original": "mnist_rot",
+        }
+        hint = (
+            f"; {name} is built from {source[name]}: `symml data download {source[name]}`"
+            if name in source
+            else "; the other datasets are built from these or generated (`symml data list`)"
+        )
+        console.print(
+            f"[red]cannot download {escape(repr(name))}: the datasets symml downloads are "
+            f"{', '.join(downloads)}{escape(hint)}[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2)
+    fetch, find, files, verified = downloads[name]
+    if if_missing and (found := find()) is not None:
+        console.print(
+            f"{name}: verified files already in {escape(str(found))}; nothing downloaded",
+            soft_wrap=True,
+        )
+        return
+    folder = (dest if dest is not None else symml_data.data_dirs()[0]) / name
+    try:
+        with console.status(f"downloading {name} into {escape(str(folder))}"):
+            fetch(folder)
+    except symml_data.DownloadError as err:  # offline or mirrors down: say how to do without
+        if _STATE["debug"]:
+            raise
+        console.print(
+            f"[red]cannot download {name}: {escape(str(err))}; retry when online, or copy the "
+            f"files by hand (put {files} in $SYMML_DATA_DIR/{name}, see README)[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1) from None
+    except (symml_data.ChecksumError, OSError) as err:  # bad bytes; an unwritable DEST
+        if _STATE["debug"]:
+            raise
+        console.print(f"[red]cannot download {name}: {escape(str(err))}[/red]", soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    console.print(f"{name}: {escape(str(folder))} holds {files}; {verified}", soft_wrap=True)
+    searched = [d.resolve() for d in symml_data.data_dirs()]
+    if folder.parent.resolve() not in searched:
+        console.print(
+            f"note: symml does not search {escape(str(folder.parent))}: set "
+            f"SYMML_DATA_DIR={escape(str(folder.parent))} to use these files",
+            soft_wrap=True,
+        )
 
 
 @app.command("decompose")
@@ -203,12 +297,8 @@ def decompose_command(
     ],
 ) -> None:
     """Decompose a representation into irreps and count its equivariant maps."""
-    try:
-        rep = parse_rep(expr)
-    except ValueError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(code=2) from err
-    _print_decomposition(rep)
+    with _one_line_errors():
+        _print_decomposition(parse_rep(expr))
 
 
 def _print_decomposition(rep: Rep) -> None:
@@ -299,24 +389,75 @@ def _options(
     _STATE["debug"] = debug
 
 
+# exit codes (docs/experiments.md): 0 done; 2 a usage or config mistake, or missing data;
+# 3 a run failed or diverged (a sweep exits 3 when any of its runs did); 1 an internal error
+EXIT_USAGE, EXIT_RUN_FAILED, EXIT_INTERNAL = 2, 3, 1
+
+
+class RunsFailed(Exception):
+    """Some runs of a sweep or study failed; each was already reported with its reason."""
+
+
+def _first_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _save_traceback() -> Path | None:
+    """Write the current traceback to ``<cache dir>/errors/``; the path, or None if unwritable."""
+    from symml.data import cache_dir
+
+    try:
+        folder = cache_dir() / "errors"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
 @contextlib.contextmanager
 def _one_line_errors() -> Iterator[None]:
-    """Errors a user can fix become one red line and a non-zero exit (tracebacks with --debug)."""
+    """The CLI's error boundary: a mistake a user can fix becomes one red line naming what and
+    where, and a documented exit code; a bug says so in one line and keeps its traceback in a
+    file. ``symml --debug ...`` re-raises instead, with the traceback."""
     from symml.data import DataNotFoundError
     from symml.training import ConfigError, TrainingDiverged
+    from symml.training.rundir import RunLocked
 
     try:
         yield
-    except (ConfigError, DataNotFoundError, FileNotFoundError, ImportError, ValueError) as err:
-        if _STATE["debug"]:
-            raise
-        console.print(f"[red]error: {err}[/red]", soft_wrap=True)
-        raise typer.Exit(code=2) from err
+    except (typer.Exit, click.exceptions.Abort, KeyboardInterrupt):
+        raise
+    except RunsFailed as err:
+        console.print(f"[red]{err}[/red]", soft_wrap=True)
+        raise typer.Exit(code=EXIT_RUN_FAILED) from err
     except TrainingDiverged as err:
         if _STATE["debug"]:
             raise
-        console.print(f"[red]stopped: {err}[/red]", soft_wrap=True)
-        raise typer.Exit(code=3) from err
+        console.print(f"[red]stopped: {_first_line(err)}[/red]", soft_wrap=True)
+        raise typer.Exit(code=EXIT_RUN_FAILED) from err
+    except (
+        ConfigError, DataNotFoundError, RunLocked, ImportError, ValueError, TypeError, OSError,
+    ) as err:  # fmt: skip
+        if _STATE["debug"]:
+            raise
+        console.print(f"[red]error: {_first_line(err)}[/red]", soft_wrap=True)
+        raise typer.Exit(code=EXIT_USAGE) from err
+    except Exception as err:
+        if _STATE["debug"]:
+            raise
+        saved = _save_traceback()
+        where = f"the traceback is in {saved}" if saved else "rerun with --debug for the traceback"
+        console.print(
+            f"[red]internal error, a bug in symml ({type(err).__name__}: {_first_line(err)}); "
+            f"{where}; please report it[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=EXIT_INTERNAL) from err
 
 
 def _experiments_dir() -> Path:
@@ -359,18 +500,28 @@ def run_command(
 
     Example: symml run configs/experiment/o5_efficiency.yaml data.train_size=300 seed=1
     """
-    from symml.training import load, train
+    from symml.training import ConfigError, load, train
+    from symml.training.rundir import RunDir, RunLocked, claim, lock_holder, locked_message
 
     with _one_line_errors():
-        if devices > 1:
-            _torchrun(devices, config, overrides or [], runs_dir)
-            return
+        if devices < 1:
+            raise ConfigError(f"--devices: expected at least 1 process (got {devices})")
         _, resolved = load(config, overrides or [])
-        console.rule(f"run {resolved.run_id()}: {resolved.label} on {resolved.data.name}")
-        console.print(resolved.to_yaml(), highlight=False)
-        result = train(resolved, runs_dir, console)
+        run = RunDir(runs_dir / resolved.experiment / resolved.run_id())
+        # the launching process holds the run's lock (as a sweep does), so a second
+        # `symml run` of the same config waits its turn instead of training it twice
+        distributed_child = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        with contextlib.nullcontext(True) if distributed_child else claim(run) as owned:
+            if not owned:
+                raise RunLocked(locked_message(run, lock_holder(run) or 0))
+            if devices > 1:
+                _torchrun(devices, config, overrides or [], runs_dir)
+                return
+            console.rule(f"run {resolved.run_id()}: {resolved.label} on {resolved.data.name}")
+            console.print(resolved.to_yaml(), highlight=False)
+            result = train(resolved, runs_dir, console)
         _print_results([result])
-        console.print(f"run directory: {runs_dir / resolved.experiment / resolved.run_id()}")
+        console.print(f"run directory: {run.path}")
 
 
 def _torchrun(devices: int, config: Path, overrides: list[str], runs_dir: Path) -> None:
@@ -391,18 +542,21 @@ def sweep_command(
     runs_dir: Annotated[Path, RUNS_DIR] = Path("runs"),
     workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
     launcher: Annotated[str | None, typer.Option(help="local or ray")] = None,
-    retry_failed: Annotated[bool, typer.Option(help="re-run runs that diverged before")] = False,
+    retry_failed: Annotated[bool, typer.Option(help="re-run runs that failed before")] = False,
     report: Annotated[bool, typer.Option(help="write the report when the sweep ends")] = True,
 ) -> None:
     """Run every combination of the experiment's `sweep:` grid; finished runs are kept and
-    skipped, so an interrupted sweep resumes where it stopped.
+    skipped, so an interrupted sweep resumes where it stopped. A run that fails is recorded
+    (its failed.json) and the others go on; the sweep then exits with code 3.
 
     Example: symml sweep configs/experiment/o5_efficiency.yaml trainer.epochs=5 --workers 2
     """
     with _one_line_errors():
-        _sweep_and_report(
+        failed = _sweep_and_report(
             config, overrides or [], runs_dir, workers, launcher, retry_failed, report
         )
+        if failed:
+            raise RunsFailed(_failed_summary(failed))
 
 
 def _sweep_and_report(
@@ -413,7 +567,8 @@ def _sweep_and_report(
     launcher: str | None,
     retry_failed: bool,
     report: bool,
-) -> None:
+) -> dict[str, str]:
+    """Run one sweep and print its results; returns the failed runs (run id → reason)."""
     from symml.training import load, run_sweep
 
     raw, resolved = load(config, overrides)
@@ -421,35 +576,59 @@ def _sweep_and_report(
         raw, runs_dir, workers=workers, launcher=launcher, retry_failed=retry_failed,
         console=console,
     )  # fmt: skip
-    _print_results(outcome.results)
+    if outcome.results:
+        _print_results(outcome.results)
     for run_id, reason in outcome.failed.items():
-        console.print(f"[red]run {run_id} failed: {reason}[/red]", soft_wrap=True)
-    console.print(f"{outcome.ran} runs trained now, {outcome.skipped} kept from before")
+        folder = runs_dir / resolved.experiment / run_id
+        console.print(f"[red]run {run_id} failed: {reason} ({folder})[/red]", soft_wrap=True)
+    console.print(
+        f"{outcome.ran} runs trained now, {outcome.skipped} kept from before, "
+        f"{len(outcome.failed)} failed"
+    )
     if report and outcome.results:
         _write_report(runs_dir / resolved.experiment)
+    return dict(outcome.failed)
+
+
+def _failed_summary(failed: dict[str, str]) -> str:
+    return (
+        f"{len(failed)} run(s) failed (listed above; each folder keeps failed.json and log.txt); "
+        "fix the cause, then rerun with --retry-failed"
+    )
 
 
 def _print_results(results: list[dict[str, Any]]) -> None:
-    table = Table(title="Results")
-    for column in (
-        "model",
-        "group",
-        "dataset",
-        "train size",
-        "seed",
-        "test",
-        "params",
-        "equiv. err",
-    ):
-        table.add_column(column)
-    for r in sorted(results, key=lambda r: (r["dataset"], r["label"], r["train_size"], r["seed"])):
-        equiv = r.get("equivariance_error")
-        table.add_row(
-            r["label"], r["model_group"], r["dataset"], str(r["train_size"]), str(r["seed"]),
-            f"{r['test']:.4g} ({r['metric']})", str(r["parameters"]),
-            "—" if equiv is None else f"{equiv:.1e}",
-        )  # fmt: skip
-    console.print(table)
+    """The runs just trained or kept: per dataset a table, one line per run, titled with the
+    dataset and the metric's units, then the runs' notes (tuned values, the convergence
+    verdict) as lines below. Cells fold instead of truncating, so names and numbers show in
+    full at 80 columns."""
+    from symml.training.report import values_text
+    from symml.training.results import metric_name
+
+    columns = ["model", "group", "train size", "seed", "test", "params", "equiv. err"]
+    order = sorted(results, key=lambda r: (r["dataset"], r["label"], r["train_size"], r["seed"]))
+    for dataset in dict.fromkeys(r["dataset"] for r in order):
+        runs = [r for r in order if r["dataset"] == dataset]
+        metric = metric_name(runs[0]["metric"], runs[0].get("metric_units"))
+        table = Table(title=f"Results on {dataset}: test {metric}")
+        for name in columns:
+            right = name not in ("model", "group")
+            table.add_column(name, justify="right" if right else "left", overflow="fold")
+        notes = []
+        for r in runs:
+            equiv = r.get("equivariance_error")
+            table.add_row(
+                r["label"], r["model_group"], f"{r['train_size']:,}", str(r["seed"]),
+                f"{r['test']:.4g}", f"{r['parameters']:,}",
+                "—" if equiv is None else f"{equiv:.1e}",
+            )  # fmt: skip
+            tuned = f"tuned {values_text(r['tuned'])}" if r.get("tuned") else ""
+            said = "; ".join(text for text in (tuned, r.get("convergence", "")) if text)
+            if said:
+                notes.append(f"• {r['label']}, N = {r['train_size']:,}, seed {r['seed']}: {said}")
+        console.print(table)
+        for line in notes:
+            console.print(line, highlight=False)
 
 
 def _write_report(runs_dir: Path, out: Path | None = None) -> None:
@@ -482,17 +661,32 @@ def reproduce_command(
     overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides")] = None,
     runs_dir: Annotated[Path, RUNS_DIR] = Path("runs"),
     workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
+    budget: Annotated[
+        str, typer.Option(help="the study's budget: cpu (2 CPU cores) or paper (the protocol)")
+    ] = "cpu",
     record: Annotated[
-        bool, typer.Option(help="copy the report into experiments/STUDY/results/")
+        bool,
+        typer.Option(
+            help="keep the finished runs' records in experiments/STUDY/runs/BUDGET/ and the "
+            "report, rebuilt from them, in experiments/STUDY/results/BUDGET/"
+        ),
     ] = False,
+    reuse_records: Annotated[
+        bool,
+        typer.Option(
+            help="start from the study's committed records (train only what is missing); "
+            "--no-reuse-records trains every run here"
+        ),
+    ] = True,
 ) -> None:
-    """Run a study from experiments/ (its sweeps, then one report); a sweep whose dataset files
-    are missing is skipped with a note on how to get them.
+    """Run a study from experiments/ under a budget: its recorded runs are reused, only missing
+    runs train, then one report. A sweep whose dataset files are missing is skipped with a note
+    on how to get them.
 
-    Example: symml reproduce quickstart
+    Example: symml reproduce quickstart --budget cpu
     """
     from symml.data import DataNotFoundError
-    from symml.training.study import load_study
+    from symml.training.study import keep_records, load_study, restore_records
 
     with _one_line_errors():
         studies = _studies()
@@ -500,27 +694,43 @@ def reproduce_command(
             known = ", ".join(studies) or "none found"
             raise ValueError(f"unknown study {study!r}; studies: {known}")
         spec = load_study(studies[study])
-        console.rule(spec.title)
+        chosen = spec.budget(budget)
+        console.rule(f"{spec.title} — budget {chosen.name}")
         console.print(spec.description.strip())
-        root = runs_dir / spec.name
-        ran_any = False
-        for sweep in spec.sweeps:
+        if chosen.wall_time:
+            console.print(f"measured cost of this budget: {chosen.wall_time}")
+        root = runs_dir / spec.name / chosen.name
+        records = spec.records(chosen.name)
+        restored = restore_records(records, root) if reuse_records else 0
+        if restored:
+            console.print(f"reusing {restored} recorded runs from {records}")
+        ran_any, failed = False, dict[str, str]()
+        for sweep in chosen.sweeps:
             console.rule(f"{spec.name}: {sweep.name}")
             try:
-                _sweep_and_report(sweep, overrides or [], root, workers, None, False, False)
+                failed |= _sweep_and_report(
+                    sweep, [*chosen.overrides, *(overrides or [])], root, workers, None, False,
+                    False,
+                )  # fmt: skip
                 ran_any = True
             except DataNotFoundError as err:
                 console.print(f"[yellow]skipped {sweep.name}: {err}[/yellow]", soft_wrap=True)
         if not ran_any:
             raise ValueError(f"study {study}: no sweep could run (see the notes above)")
-        report_dir = root / "report"
-        _write_report(root, report_dir)
+        source, report_dir = root, root / "report"
         if record:
-            target = spec.folder / "results"
-            shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(report_dir, target)
-            console.print(f"recorded the report in {target}")
+            added = keep_records(root, records)
+            console.print(f"recorded {added} new runs in {records}")
+            source, report_dir = records, spec.folder / "results" / chosen.name
+        try:
+            _write_report(source, report_dir)
+        except ValueError:
+            if failed:  # every run failed: no report to write; say why the study stopped
+                raise RunsFailed(_failed_summary(failed)) from None
+            raise
         console.print(f"[bold]The report is in {report_dir.resolve()}[/bold] (results.md, plots)")
+        if failed:
+            raise RunsFailed(_failed_summary(failed))
 
 
 def main() -> None:

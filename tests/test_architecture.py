@@ -1,7 +1,9 @@
 """The package tree is the architecture: each layer imports only from the layers before it.
 
-Order: groups → reps → nn → (models, data) → training → cli. ``models`` and ``data`` share a rank
-and must not import each other. ``testing`` may import groups, reps and nn only; of the library,
+Order: _cache → groups → reps → nn → (models, data) → training → cli. ``symml/_cache.py`` (the
+self-healing on-disk cache that ``nn``'s compiled kernels and ``data`` both use) is the lowest
+layer: it may import no other symml module. ``models`` and ``data`` share a rank and must not
+import each other. ``testing`` may import groups, reps and nn only; of the library,
 only ``training`` and ``cli`` may import ``testing`` (they measure a trained model's equivariance
 error with it, DESIGN.md L4), never the layers it tests. The top-level ``symml/__init__.py`` is
 exempt: it may re-export from any layer.
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "symml"
 
 RANKS: dict[str, int] = {
+    "_cache": -1,  # symml/_cache.py: below every layer, so nn and data can both use it
     "groups": 0,
     "reps": 1,
     "nn": 2,
@@ -33,7 +36,7 @@ RANKS: dict[str, int] = {
 TESTING = "testing"
 TESTING_MAY_IMPORT = frozenset({"groups", "reps", "nn"})
 MAY_IMPORT_TESTING = frozenset({"training", "cli"})
-LAYER_ORDER = "groups → reps → nn → (models, data) → training → cli"
+LAYER_ORDER = "_cache → groups → reps → nn → (models, data) → training → cli"
 
 
 def _is_layer(name: str) -> bool:
@@ -155,6 +158,10 @@ def test_layer_order(path: str) -> None:
         ("symml/utils/u.py", "import os\n", "not in the layer table"),
         ("symml/nn/z.py", "from symml import __version__\n", "the top-level package"),
         ("symml/reps/r.py", "import symml\n", "the top-level package"),
+        ("symml/_cache.py", "from symml.groups import Cyclic\n", r"'_cache' imports .*a later"),
+        ("symml/_cache.py", "from .data.paths import data_dirs\n", "a later layer"),
+        ("symml/_cache.py", "import symml\n", "the top-level package"),
+        ("symml/testing/t.py", "from symml._cache import read\n", "may import only"),
     ],
 )
 def test_checker_reports_violations(path: str, source: str, expected: str) -> None:
@@ -175,6 +182,10 @@ def test_checker_reports_violations(path: str, source: str, expected: str) -> No
         ("symml/__init__.py", "from symml.testing import check\n"),
         ("symml/training/e.py", "from symml.testing import equivariance_error\n"),
         ("symml/cli.py", "from symml.testing import assert_equivariant\n"),
+        ("symml/groups/g.py", "from symml import _cache\n"),
+        ("symml/nn/_native/__init__.py", "from symml._cache import load_or_make\n"),
+        ("symml/data/paths.py", "from .._cache import cache_dir\n"),
+        ("symml/_cache.py", "import os\nimport torch\n"),
     ],
 )
 def test_checker_accepts_allowed_imports(path: str, source: str) -> None:

@@ -10,7 +10,13 @@ Example:
 """
 
 from symml.data.dataset import SymmetricDataset
-from symml.data.paths import ChecksumError, DataNotFoundError, cache_dir, data_dirs
+from symml.data.paths import (
+    ChecksumError,
+    DataNotFoundError,
+    DownloadError,
+    cache_dir,
+    data_dirs,
+)
 from symml.data.registry import build, describe, names, register, splits
 from symml.data.subsets import nested_order, nested_subsets
 from symml.data.transforms import (
@@ -23,6 +29,7 @@ from symml.data.transforms import (
 __all__ = [
     "ChecksumError",
     "DataNotFoundError",
+    "DownloadError",
     "RandomGroupAction",
     "SymmetricDataset",
     "TransformedDataset",

@@ -17,16 +17,19 @@ reflection (the transpose), which matters only when these digits are mixed with 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
-import urllib.request
 import zipfile
 from pathlib import Path
 
 from torch import Tensor
 
 from symml.data._idx import parse_amat, verify_once
-from symml.data.paths import DataNotFoundError, data_dirs
+from symml.data.paths import (
+    DOWNLOAD_TIMEOUT_S,
+    ChecksumError,
+    DataNotFoundError,
+    data_dirs,
+    download,
+)
 
 MNIST_ROT_URL = "http://www.iro.umontreal.ca/~lisa/icml2007data/mnist_rotation_new.zip"
 MNIST_ROT_ZIP = "mnist_rotation_new.zip"
@@ -34,9 +37,8 @@ MNIST_ROT_MD5 = "0f9a947ff3d30e95cd685462cbf3b847"
 MNIST_ROT_TRAIN = "mnist_all_rotation_normalized_float_train_valid.amat"  # 12,000 rows
 MNIST_ROT_TEST = "mnist_all_rotation_normalized_float_test.amat"  # 50,000 rows
 HOW_TO_GET = (
-    'python -c "from symml.data.mnist import download_mnist_rot; download_mnist_rot()" '
-    f"(fetches {MNIST_ROT_URL}), or put {MNIST_ROT_ZIP} or the two extracted .amat files in "
-    "<data dir>/mnist_rot/"
+    f"run `symml data download mnist_rot` (fetches {MNIST_ROT_URL}), or put {MNIST_ROT_ZIP} or "
+    "the two extracted .amat files in <data dir>/mnist_rot/"
 )
 
 
@@ -81,23 +83,45 @@ def _images(pixels: Tensor, transpose: bool) -> Tensor:
     return images.transpose(1, 2).contiguous() if transpose else images
 
 
-def download_mnist_rot(dest: Path | str | None = None) -> Path:
-    """Fetch ``mnist_rotation_new.zip`` into ``dest`` (default: ``<first data dir>/mnist_rot``),
-    checking its MD5; nothing partial is left behind. Needs network access; tests never call it.
-    Returns the zip's path."""
+def find_mnist_rot() -> Path | None:
+    """The folder `read_mnist_rot` would read: the first ``<data dir>/mnist_rot`` holding the zip
+    (with its published MD5) or both extracted ``.amat`` files (which have no published
+    checksum); ``None`` when there is none, or when the zip found first is corrupt."""
+    for folder in (d / "mnist_rot" for d in data_dirs()):
+        archive = folder / MNIST_ROT_ZIP
+        if archive.is_file():
+            try:
+                verify_once(archive, MNIST_ROT_MD5, "md5")
+            except ChecksumError:
+                return None  # read_mnist_rot stops at this zip too, and would fail
+            return folder
+        if (folder / MNIST_ROT_TRAIN).is_file() and (folder / MNIST_ROT_TEST).is_file():
+            return folder
+    return None
+
+
+def download_mnist_rot(
+    dest: Path | str | None = None, *, timeout: float = DOWNLOAD_TIMEOUT_S
+) -> Path:
+    """Fetch ``mnist_rotation_new.zip`` from `MNIST_ROT_URL`, checking its MD5; nothing partial
+    is left behind. Needs network access; tests serve it through a ``file://`` URL.
+
+    Args:
+        dest: the folder to put it in (default ``<first data dir>/mnist_rot``); a verified zip
+            already there is kept, not fetched.
+        timeout: seconds to wait for the connection and for each block.
+
+    Returns:
+        The zip's path.
+
+    Raises:
+        DownloadError: the URL could not be fetched (offline, server down).
+        ChecksumError: the bytes fetched, or a zip already in ``dest``, are not the published
+            ones.
+    """
     folder = Path(dest) if dest is not None else data_dirs()[0] / "mnist_rot"
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / MNIST_ROT_ZIP
     if target.is_file():
         verify_once(target, MNIST_ROT_MD5, "md5")
         return target
-    handle, tmp_name = tempfile.mkstemp(dir=folder, prefix=MNIST_ROT_ZIP + ".")
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        urllib.request.urlretrieve(MNIST_ROT_URL, tmp)  # noqa: S310 - the fixed dataset URL
-        verify_once(tmp, MNIST_ROT_MD5, "md5")
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    return download(MNIST_ROT_URL, target, MNIST_ROT_MD5, algorithm="md5", timeout=timeout)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from symml._cache import CorruptCacheError, cached_torch
 from symml.data.paths import cache_dir
 from symml.groups import O2, SO2, Elements, act_on_images
 
@@ -98,20 +97,34 @@ def cache_path(params: dict[str, Any]) -> Path:
 
 def cached(params: dict[str, Any], make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """The arrays for ``params``: loaded from the cache file, or made and written atomically
-    (a temporary file in the cache folder, renamed into place), so concurrent runs and
-    interrupted writes never leave a partial file under the final name."""
-    path = cache_path(params)
+    (`symml._cache`), so concurrent runs and interrupted writes never leave a partial file under
+    the final name. A damaged file (truncated, not a torch file, or not these arrays) is reported
+    with one `RuntimeWarning` naming it, deleted and regenerated."""
     stored = {"format": FORMAT_VERSION, **params}
-    if path.is_file():
-        arrays: dict[str, Any] = torch.load(path, weights_only=True)
-        if arrays.get("params") == stored:
-            return arrays
-    arrays = {**make(), "params": stored}
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(arrays, tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-    return arrays
+    return cached_torch(
+        cache_path(params), lambda: {**make(), "params": stored}, lambda a: _check(a, stored)
+    )
+
+
+_ARRAYS = {  # name -> (dtype, dimensions)
+    "pixels": (torch.uint8, 3),
+    "labels": (torch.uint8, 1),
+    "angles": (torch.float64, 1),
+    "flips": (torch.bool, 1),
+    "source_index": (torch.int64, 1),
+}
+
+
+def _check(arrays: object, stored: dict[str, Any]) -> None:
+    """Raise `CorruptCacheError` unless ``arrays`` are `generate_rotated_mnist`'s for ``stored``."""
+    if not isinstance(arrays, dict):
+        raise CorruptCacheError(f"expected a dict of arrays, got {type(arrays).__name__}")
+    if arrays.get("params") != stored:
+        raise CorruptCacheError(f"made for parameters {arrays.get('params')}, not {stored}")
+    count = stored["n_train"] + stored["n_test"]
+    for name, (dtype, ndim) in _ARRAYS.items():
+        value = arrays.get(name)
+        if not (isinstance(value, Tensor) and value.dtype == dtype and value.ndim == ndim):
+            raise CorruptCacheError(f"`{name}` is not a {ndim}-d {dtype} tensor")
+        if len(value) != count:
+            raise CorruptCacheError(f"`{name}` has {len(value)} rows, expected {count}")

@@ -18,6 +18,7 @@ group that acts on images in `reps` (labels are invariant), so transformed test 
 
 from __future__ import annotations
 
+import urllib.error
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,19 @@ from symml.data._mnist_rot import (
     MNIST_ROT_TEST,
     MNIST_ROT_TRAIN,
     download_mnist_rot,
+    find_mnist_rot,
     read_mnist_rot,
 )
 from symml.data._rotated_mnist import cached, generate_rotated_mnist
-from symml.data.paths import data_dirs, download, find_dataset_dir
+from symml.data.paths import (
+    DOWNLOAD_TIMEOUT_S,
+    ChecksumError,
+    DataNotFoundError,
+    DownloadError,
+    data_dirs,
+    download,
+    find_dataset_dir,
+)
 from symml.groups import O2, SO2, Trivial
 
 __all__ = [
@@ -46,6 +56,8 @@ __all__ = [
     "build_rotated_mnist",
     "download_mnist",
     "download_mnist_rot",
+    "find_mnist",
+    "find_mnist_rot",
     "load_mnist",
     "parse_amat",
     "read_idx",
@@ -79,8 +91,8 @@ MNIST_MIRRORS = (
     "http://yann.lecun.com/exdb/mnist/",
 )
 HOW_TO_GET = (
-    'python -c "from symml.data.mnist import download_mnist; download_mnist()" '
-    f"(fetches the four files from {MNIST_MIRRORS[0]})"
+    "run `symml data download mnist` (or `symml.data.mnist.download_mnist()` in Python), which "
+    f"fetches the four files from {MNIST_MIRRORS[0]} and checks their SHA-256"
 )
 _TRAIN, _TEST = 60_000, 10_000
 
@@ -108,25 +120,69 @@ def load_mnist(split: str) -> tuple[Tensor, Tensor]:
     return pixels, labels
 
 
-def download_mnist(dest: Path | str | None = None) -> Path:
-    """Fetch the four MNIST files into ``dest`` (default: ``<first data dir>/mnist``), each
-    SHA-256 checked and written atomically; files already there and correct are kept. Tries
-    `MNIST_MIRRORS` in order. Needs network access; tests never call it. Returns the folder."""
+def find_mnist() -> Path | None:
+    """The folder `load_mnist` would read, when its four files are there and match their
+    published SHA-256; ``None`` when they are missing or corrupt (then `download_mnist` is the
+    fix, and a corrupt file there makes it raise `ChecksumError` naming the file)."""
+    try:
+        folder = find_dataset_dir("mnist", list(MNIST_FILES), HOW_TO_GET)
+        for name, sha256 in MNIST_FILES.items():
+            verify_once(folder / name, sha256)
+    except (DataNotFoundError, ChecksumError):
+        return None
+    return folder
+
+
+def download_mnist(dest: Path | str | None = None, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+    """Fetch the four MNIST files from `MNIST_MIRRORS` (tried in order), each SHA-256 checked and
+    written atomically. Needs network access; tests serve a mirror through ``file://`` URLs.
+
+    Args:
+        dest: the folder to fill (default ``<first data dir>/mnist``, where `load_mnist` looks
+            first). Files already there with the published checksum are kept, not fetched.
+        timeout: seconds each mirror gets to connect and to send each block, so that an offline
+            machine fails within about ``timeout`` times the number of mirrors.
+
+    Returns:
+        The folder holding the four verified files.
+
+    Raises:
+        DownloadError: no mirror could be reached for some file (offline, mirrors down); the
+            message lists each mirror's error.
+        ChecksumError: a mirror served bytes that are not the published ones (and no other
+            mirror served the right ones), or a file already in ``dest`` is corrupt.
+        OSError: ``dest`` could not be written.
+    """
     folder = Path(dest) if dest is not None else data_dirs()[0] / "mnist"
+    # A mirror that could not be reached at all is not tried again for the next files: when it
+    # is down, each file would otherwise wait ``timeout`` for it before trying the next mirror.
+    unreachable: dict[str, DownloadError] = {}
     for name, sha256 in MNIST_FILES.items():
         target = folder / name
         if target.is_file():
             verify_once(target, sha256)
             continue
-        errors = []
+        failures: list[Exception] = []
         for mirror in MNIST_MIRRORS:
+            if mirror in unreachable:
+                failures.append(unreachable[mirror])
+                continue
             try:
-                download(mirror + name, target, sha256)
+                download(mirror + name, target, sha256, timeout=timeout)
                 break
-            except (OSError, ValueError) as err:  # URLError: OSError; ChecksumError: ValueError
-                errors.append(f"{mirror}{name}: {err}")
+            except DownloadError as err:
+                if not isinstance(err.__cause__, urllib.error.HTTPError):
+                    unreachable[mirror] = err
+                failures.append(err)
+            except ChecksumError as err:
+                failures.append(err)
         else:
-            raise OSError("download_mnist: every mirror failed:\n  " + "\n  ".join(errors))
+            detail = "; ".join(str(err) for err in failures) or "MNIST_MIRRORS is empty"
+            # bytes that arrived but were wrong are not an outage: say so, to be retried or
+            # reported rather than blamed on the network
+            if any(isinstance(err, ChecksumError) for err in failures):
+                raise ChecksumError(f"no mirror served the published {name}: {detail}")
+            raise DownloadError(f"no mirror could be reached for {name}: {detail}")
     return folder
 
 

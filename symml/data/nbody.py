@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
-import warnings
 from pathlib import Path
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from symml._cache import CorruptCacheError, load_torch, read, save_torch, store
 from symml.data._nbody_simulator import (
     CHUNK_SIZE,
     DIM,
@@ -195,7 +193,8 @@ def _trajectories(config: NBodyConfig, seed: int, n: int, cache: bool) -> dict[s
     Files are named ``nbody_charged-<hash of the generation parameters and stream>-n<count>.pt``
     and hold the first ``count`` trajectories (whole blocks of `CHUNK_SIZE`). A file with at
     least ``n`` is sliced; otherwise the largest smaller one is extended with the missing blocks.
-    Unreadable files are reported with a `RuntimeWarning`, deleted and regenerated.
+    Unreadable files are reported with a `RuntimeWarning`, deleted and regenerated
+    (`symml._cache.read`); files are written atomically (`symml._cache.store`).
     """
     if not cache:
         return generate_trajectories(config, n, seed)
@@ -214,10 +213,11 @@ def _trajectories(config: NBodyConfig, seed: int, n: int, cache: bool) -> dict[s
     count = -(-n // CHUNK_SIZE) * CHUNK_SIZE
     new = generate_trajectories(config, count - have, seed, start=have)
     traj = new if base is None else {k: torch.cat([base[k], new[k]]) for k in _KEYS}
-    _save(traj, folder / f"nbody_charged-{key}-n{count}.pt", key)
-    for smaller, path in files:  # the new file holds them all
-        if smaller < count:
-            path.unlink(missing_ok=True)
+    saved = {**{k: traj[k].contiguous() for k in _KEYS}, "key": key}
+    if store(folder / f"nbody_charged-{key}-n{count}.pt", lambda tmp: save_torch(saved, tmp)):
+        for smaller, path in files:  # the new file holds them all
+            if smaller < count:
+                path.unlink(missing_ok=True)
     return {k: v[:n] for k, v in traj.items()}
 
 
@@ -234,28 +234,15 @@ def _cached_files(folder: Path, key: str) -> dict[int, Path]:
 
 
 def _load(path: Path, config: NBodyConfig, count: int) -> dict[str, Tensor] | None:
-    """The trajectories in ``path``, or None (after a warning, the file deleted) if unreadable."""
-    try:
-        stored = torch.load(path, map_location="cpu", weights_only=True)
-        _check_stored(stored, config, count)
-    except FileNotFoundError:  # deleted by a concurrent process since the listing
-        return None
-    except Exception as error:  # any unreadable or malformed file: regenerate, loudly
-        reason = (str(error).strip().splitlines() or [""])[0][:200]
-        warnings.warn(
-            f"nbody_charged: cache file {path} is unreadable ({type(error).__name__}: {reason}); "
-            "deleting it and regenerating the trajectories",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        path.unlink(missing_ok=True)
-        return None
-    return {k: stored[k] for k in _KEYS}
+    """The trajectories in ``path``, or None if it is gone or damaged (then, after a warning
+    naming it, deleted)."""
+    stored = read(path, lambda p: load_torch(p, lambda v: _check_stored(v, config, count)))
+    return None if stored is None else {k: stored[k] for k in _KEYS}
 
 
 def _check_stored(stored: object, config: NBodyConfig, count: int) -> None:
     if not isinstance(stored, dict) or not set(_KEYS) <= set(stored):
-        raise ValueError(f"expected a dict with keys {list(_KEYS)}")
+        raise CorruptCacheError(f"expected a dict with keys {list(_KEYS)}")
     shape = (count, config.n_frames, config.n_particles, DIM)
     expected = {
         "pos": shape,
@@ -267,16 +254,4 @@ def _check_stored(stored: object, config: NBodyConfig, count: int) -> None:
         value = stored[name]
         if not isinstance(value, Tensor) or tuple(value.shape) != want:
             got = list(value.shape) if isinstance(value, Tensor) else type(value).__name__
-            raise ValueError(f"expected `{name}` of shape {list(want)} (got {got})")
-
-
-def _save(traj: dict[str, Tensor], path: Path, key: str) -> None:
-    """Write atomically: a temporary file in the same folder, renamed into place."""
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        torch.save({**{k: traj[k].contiguous() for k in _KEYS}, "key": key}, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+            raise CorruptCacheError(f"expected `{name}` of shape {list(want)} (got {got})")

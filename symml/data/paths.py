@@ -3,17 +3,27 @@ downloads that verify what they fetch.
 
 Data is read from ``$SYMML_DATA_DIR`` (falling back to ``~/.cache/symml/data``); generated data
 (rotated MNIST, N-body trajectories) is cached under ``$SYMML_CACHE_DIR`` (falling back to
-``~/.cache/symml/cache``), so a read-only data directory works. Tests never download.
+``~/.cache/symml/cache``; the rule is `symml._cache.cache_dir`, re-exported here), so a read-only
+data directory works. Tests never download.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+
+# the cache folder's rule lives with the cache helpers, below every layer (symml.nn uses it too)
+from symml._cache import cache_dir as cache_dir
+
+# Seconds to wait for a connection or for each block of a download: an offline machine or a dead
+# mirror fails within this time (per mirror) rather than hanging for minutes.
+DOWNLOAD_TIMEOUT_S = 10.0
 
 
 def _home_cache() -> Path:
@@ -28,6 +38,11 @@ class ChecksumError(ValueError):
     """A dataset file does not have the published checksum (corrupt or truncated)."""
 
 
+class DownloadError(OSError):
+    """A file could not be fetched: no network, a mirror down or refusing, or a connection cut
+    off. (Bytes that arrive but do not match the published checksum raise `ChecksumError`.)"""
+
+
 def data_dirs() -> list[Path]:
     """The directories searched for dataset files, in order: ``$SYMML_DATA_DIR`` (if set), then
     ``~/.cache/symml/data``."""
@@ -37,14 +52,6 @@ def data_dirs() -> list[Path]:
         dirs.append(Path(env).expanduser())
     dirs.append(_home_cache() / "data")
     return dirs
-
-
-def cache_dir() -> Path:
-    """Writable directory for generated data: ``$SYMML_CACHE_DIR`` or ``~/.cache/symml/cache``."""
-    env = os.environ.get("SYMML_CACHE_DIR")
-    path = Path(env).expanduser() if env else _home_cache() / "cache"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def find_dataset_dir(name: str, files: Sequence[str], how_to_get: str) -> Path:
@@ -83,16 +90,58 @@ def verify_sha256(path: Path, expected: str) -> None:
         )
 
 
-def download(url: str, destination: Path, sha256: str) -> Path:
-    """Fetch ``url`` to ``destination``, verifying ``sha256``; nothing partial is left behind
-    (the bytes go to a temporary file in the same folder, renamed only once verified)."""
+def download(
+    url: str,
+    destination: Path,
+    checksum: str,
+    *,
+    algorithm: str = "sha256",
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+) -> Path:
+    """Fetch ``url`` to ``destination``, verifying its checksum; nothing partial is left behind
+    (the bytes go to a temporary file in the same folder, renamed only once verified).
+
+    Args:
+        url: an ``https://``, ``http://`` or ``file://`` URL.
+        destination: the file to write; its folder is created if needed.
+        checksum: the published hex digest of the file.
+        algorithm: a `hashlib` name, ``"sha256"`` or ``"md5"``.
+        timeout: seconds to wait for the connection and for each block.
+
+    Returns:
+        ``destination``.
+
+    Raises:
+        DownloadError: ``url`` could not be fetched (offline, unreachable, HTTP error, timeout).
+        ChecksumError: the bytes fetched do not have the published checksum.
+        OSError: ``destination`` could not be written (permissions, disk full).
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=destination.name + ".")
-    os.close(handle)
     tmp = Path(tmp_name)
     try:
-        urllib.request.urlretrieve(url, tmp)  # noqa: S310 - fixed https/http dataset URLs
-        verify_sha256(tmp, sha256)
+        digest = hashlib.new(algorithm)
+        with os.fdopen(handle, "wb") as out:
+            try:
+                # S310: the URLs are the fixed dataset mirrors (or file:// copies in tests)
+                with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+                    while block := response.read(1 << 20):
+                        digest.update(block)
+                        out.write(block)
+            # Only network failures become DownloadError: an OSError from writing `out` (disk
+            # full, permissions) is not one of these and propagates as itself.
+            except urllib.error.HTTPError as err:  # reached, but refused: "HTTP Error 404: ..."
+                raise DownloadError(f"{url}: {err}") from err
+            except urllib.error.URLError as err:  # not reached: DNS, refused, file:// missing
+                raise DownloadError(f"{url}: {err.reason}") from err
+            except (TimeoutError, ConnectionError, http.client.HTTPException) as err:
+                raise DownloadError(f"{url}: {type(err).__name__}: {err}") from err
+        actual = digest.hexdigest()
+        if actual != checksum:
+            raise ChecksumError(
+                f"{url}: {algorithm.upper()} {actual} does not match the published {checksum}; "
+                "the download is corrupt or truncated: try again, or get the file another way"
+            )
         tmp.replace(destination)
     finally:
         tmp.unlink(missing_ok=True)

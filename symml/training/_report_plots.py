@@ -10,6 +10,9 @@ date in the SVG metadata).
 from __future__ import annotations
 
 import io
+import math
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,9 @@ from matplotlib import style as mpl_style
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import LogFormatter, MultipleLocator, NullFormatter
+from matplotlib.ticker import LogFormatter, MultipleLocator, NullFormatter, StrMethodFormatter
 
+from symml.training._report_curves import LearningCurve
 from symml.training.report import file_stem
 from symml.training.results import ReportRow, by_dataset, largest_per_label, metric_name
 from symml.training.rundir import write_atomic
@@ -69,7 +73,7 @@ def line_styles(rows: list[ReportRow]) -> dict[str, dict[str, Any]]:
 
 
 def _y_label(rows: list[ReportRow]) -> str:
-    return f"test {metric_name(rows[0].metric)}"
+    return f"test {rows[0].metric_name}"
 
 
 def data_efficiency_figure(rows: list[ReportRow], styles: dict[str, dict[str, Any]]) -> Figure:
@@ -190,6 +194,69 @@ def angles_figure(rows: list[ReportRow], styles: dict[str, dict[str, Any]]) -> F
     return fig
 
 
+def _log_if_positive(axes: Sequence[Axes], values: Sequence[float]) -> None:
+    """Log y on ``axes`` (which share y) when every finite value is positive: losses and
+    metrics fall over decades, and a log axis shows the late, small improvements."""
+    finite = [v for v in values if math.isfinite(v)]
+    if finite and min(finite) > 0:
+        axes[0].set_yscale("log")
+        for ax in axes:
+            ax.yaxis.set_major_formatter(_PlainLogFormatter())
+            ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
+
+
+def _x_label(curves: list[LearningCurve]) -> str:
+    if all(c.by_step for c in curves):
+        return "optimizer step"
+    if not any(c.by_step for c in curves):
+        return "epoch"
+    return "optimizer step (epoch for older runs)"
+
+
+def learning_curves_figure(curves: list[LearningCurve]) -> Figure:
+    """Training loss (top row) and validation metric (bottom row) vs optimizer step, one column
+    per model label, one colour per training-set size, one thin line per seed; a dot marks the
+    evaluation whose checkpoint was kept. ``curves``: one dataset's runs."""
+    first = curves[0].result
+    labels = sorted({c.result.label for c in curves})
+    sizes = sorted({c.result.train_size for c in curves})
+    cmap = matplotlib.colormaps["viridis"]  # sequential: small to large N reads as dark to light
+    colors = {n: cmap(0.85 * i / max(1, len(sizes) - 1)) for i, n in enumerate(sizes)}
+    fig = Figure(figsize=(2.2 + 3.6 * len(labels), 6.4), layout="constrained")
+    axes = fig.subplots(2, len(labels), squeeze=False, sharex="col", sharey="row")
+    several = max(Counter((c.result.label, c.result.train_size) for c in curves).values()) > 1
+    for column, label in enumerate(labels):
+        top, bottom = axes[0][column], axes[1][column]
+        for c in (c for c in curves if c.result.label == label):
+            style = {"color": colors[c.result.train_size], "linewidth": 1.0 if several else 1.6}
+            top.plot(c.x, c.train_loss, **style)
+            bottom.plot(c.x, c.val, **style)
+            if c.best is not None:
+                bottom.plot(
+                    c.x[c.best], c.val[c.best], marker="o", markersize=6, markeredgecolor="black",
+                    color=colors[c.result.train_size], zorder=3,
+                )  # fmt: skip
+        top.set_title(label)
+        bottom.set_xlabel(_x_label(curves))
+        bottom.set_xlim(left=0)
+        bottom.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # 3,000 as in tables
+    _log_if_positive(list(axes[0]), [v for c in curves for v in c.train_loss])
+    _log_if_positive(list(axes[1]), [v for c in curves for v in c.val])
+    loss = "MSE" if first.metric == "mse" else "cross-entropy"
+    axes[0][0].set_ylabel(f"training loss ({loss})")
+    axes[1][0].set_ylabel(f"validation {metric_name(first.metric, first.metric_units)}")
+    handles = [Line2D([], [], color=colors[n], linewidth=2) for n in sizes]
+    names = [f"N = {n:,}" for n in sizes]
+    handles.append(
+        Line2D([], [], linestyle="none", marker="o", color="0.5", markeredgecolor="black")
+    )
+    names.append("best validation\n(checkpoint kept)")
+    fig.legend(handles, names, loc="outside right upper", title="training-set size")
+    seeds = ", one thin line per seed" if several else ""
+    fig.suptitle(f"Learning curves on {first.dataset}{seeds}")
+    return fig
+
+
 def _save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
     paths = []
     for fmt, metadata in (("png", {}), ("svg", {"Date": None})):
@@ -201,13 +268,19 @@ def _save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
-def draw_plots(rows: list[ReportRow], out_dir: Path) -> list[Path]:
-    """Write every plot of the report into ``out_dir``; returns the paths written."""
+def draw_plots(
+    rows: list[ReportRow], out_dir: Path, curves: Sequence[LearningCurve] = ()
+) -> list[Path]:
+    """Write every plot of the report into ``out_dir``; returns the paths written.
+    ``learning_curves_<dataset>`` is drawn for the datasets with runs in ``curves``."""
     written: list[Path] = []
     with mpl_style.context(["default", _STYLE]):
         styles = line_styles(rows)
         for dataset, group in by_dataset(rows).items():
             stem = file_stem(dataset)
+            mine = [c for c in curves if c.result.dataset == dataset]
+            if mine:
+                written += _save(learning_curves_figure(mine), out_dir, f"learning_curves_{stem}")
             written += _save(
                 data_efficiency_figure(group, styles), out_dir, f"data_efficiency_{stem}"
             )

@@ -19,22 +19,41 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
+import itertools
 import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from symml import data as symml_data
 from symml import models as symml_models
 
 CONCERNS = ("model", "data", "trainer")
 # keys that change how a run is shown, not what it computes: left out of the run's hash
-_NOT_HASHED = (("published",), ("trainer", "progress"), ("trainer", "tensorboard"))
+_NOT_HASHED = (
+    ("published",),
+    ("trainer", "progress"),
+    ("trainer", "tensorboard"),
+    ("trainer", "eval_batch_size"),
+)
 # model options the engine fills from the dataset when the config leaves them out
 DATA_FILLED_OPTIONS = ("rep_in", "rep_out", "group")
+
+
+_NUMBERS = (int, float, int | None, float | None)
+_DEVICE_HELP = "cpu, cuda, cuda:N, mps or auto (a GPU when there is one)"
 
 
 class ConfigError(ValueError):
@@ -43,6 +62,16 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads `true` as 1: `batch_size: true` would train with batches of 1
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if annotation in _NUMBERS:
+                raise ValueError(f"expected a number, not the boolean {value}")
+        return value
 
 
 class OptimizerConfig(_Strict):
@@ -62,17 +91,51 @@ class ScheduleConfig(_Strict):
     gamma: float = Field(0.5, gt=0)
 
 
+class BudgetConfig(_Strict):
+    """How long a run trains, as a rule of its training-set size N (replaces ``epochs``).
+
+    ``steps``: the same number of optimizer steps at every N (a fair comparison across models
+    and sizes); ``samples``: ``epochs = min(samples / N, max_epochs)`` (emlp's rule, e.g.
+    ``samples: 900000, max_epochs: 1000``). ``evaluations``: validation evaluations spread
+    evenly over the budget (the learning curve's points and early stopping's clock).
+    """
+
+    steps: int | None = Field(None, ge=1)
+    samples: int | None = Field(None, ge=1)
+    max_epochs: int | None = Field(None, ge=1)
+    evaluations: int = Field(50, ge=1)
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> BudgetConfig:
+        if (self.steps is None) == (self.samples is None):
+            raise ValueError(
+                "set exactly one of steps (equal optimizer steps at every training size) or "
+                f"samples (epochs = min(samples / N, max_epochs)); got steps={self.steps}, "
+                f"samples={self.samples}"
+            )
+        if self.max_epochs is not None and self.samples is None:
+            raise ValueError("max_epochs goes with samples (epochs = min(samples / N, max_epochs))")
+        return self
+
+
 class TrainerConfig(_Strict):
     """How a model is trained (see `symml.training.loop.train`)."""
 
     epochs: int = Field(10, ge=1)
+    budget: BudgetConfig | None = None  # when set, it decides the epochs and steps
     batch_size: int = Field(64, ge=1)
+    eval_batch_size: int = Field(1000, ge=1, description="batch size of every evaluation")
     max_steps: int | None = Field(None, ge=1, description="stop after this many steps (debug)")
     optimizer: OptimizerConfig = OptimizerConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     grad_clip: float | None = Field(None, gt=0)
-    early_stopping_patience: int | None = Field(None, ge=1)
-    equivariance_every: int = Field(0, ge=0, description="epochs between checks; 0: at the end")
+    early_stopping_patience: int | None = Field(None, ge=1, description="in evaluations")
+    # a run is flagged "not converged" when its best validation metric improved by more than
+    # this fraction over the last 20 % of its steps
+    convergence_tolerance: float = Field(0.05, gt=0)
+    equivariance_every: int = Field(
+        0, ge=0, description="validation evaluations between checks; 0: at the end only"
+    )
     equivariance_samples: int = Field(8, ge=1)
     device: str = "cpu"
     dtype: Literal["float32", "float64"] = "float32"
@@ -80,6 +143,29 @@ class TrainerConfig(_Strict):
     num_workers: int = Field(0, ge=0)
     progress: bool = True
     tensorboard: bool = False
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if value == "auto":
+            return value
+        try:
+            torch.device(value)
+        except (RuntimeError, ValueError):
+            raise ValueError(f"expected {_DEVICE_HELP} (got {value!r})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _schedule_fits_budget(self) -> TrainerConfig:
+        # step/exponential schedules count epochs; under a steps budget the number of epochs
+        # depends on the training size, so the same schedule would decay differently per size
+        steps_budget = self.budget is not None and self.budget.steps is not None
+        if steps_budget and self.schedule.name in ("step", "exponential"):
+            raise ValueError(
+                f"schedule {self.schedule.name!r} counts epochs, which a steps budget makes "
+                "depend on the training size; use schedule.name: constant or cosine"
+            )
+        return self
 
 
 class ModelConfig(_Strict):
@@ -111,19 +197,37 @@ class DataConfig(_Strict):
     val_size: int | None = Field(None, ge=1)
     test_size: int | None = Field(None, ge=1)
     augment: bool = False
-    standardize: bool = False  # apply the training split's `stats()` (EMLP tasks) to every split
+    augment_group: str | None = None  # a group name; None: the dataset's own group
+    standardize: bool = False  # train on the training split's `stats()`; metrics stay raw
     transformed_tests: list[TransformedTestConfig] = []
+    # transformed test sets and angle curves use this many test samples (a fixed, seeded
+    # subset); None: the whole test split
+    transformed_size: int | None = Field(None, ge=1)
 
 
 class RunConfig(_Strict):
     """Everything one run needs; its hash (without display-only keys) names the run."""
 
     experiment: str = "default"
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**63)  # torch.manual_seed takes a signed 64-bit integer
     model: ModelConfig
     data: DataConfig
     trainer: TrainerConfig = TrainerConfig()
+    # values to try per run, selected on the validation metric: {"trainer.optimizer.lr": [...]}
+    tune: dict[str, list[Any]] = {}
     published: dict[str, dict[int, float]] = {}
+
+    @field_validator("tune")
+    @classmethod
+    def _tune_values(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in value.items():
+            if not values:
+                raise ValueError(f"{key}: expected a non-empty list of values to try")
+            if key.split(".")[0] not in ("model", "data", "trainer"):
+                raise ValueError(
+                    f"{key}: only model.*, data.* and trainer.* keys can be tuned (got {key!r})"
+                )
+        return value
 
     @field_validator("experiment")
     @classmethod
@@ -137,13 +241,31 @@ class RunConfig(_Strict):
         """Display name of the model line in reports: the model, ``+aug`` when augmented."""
         return self.model.name + ("+aug" if self.data.augment else "")
 
+    def candidates(self) -> list[dict[str, Any]]:
+        """Every combination of the ``tune`` values (``[{}]`` when nothing is tuned)."""
+        keys = list(self.tune)
+        return [
+            dict(zip(keys, values, strict=True))
+            for values in itertools.product(*(self.tune[k] for k in keys))
+        ]
+
+    def with_values(self, values: dict[str, Any]) -> RunConfig:
+        """This config with ``values`` (dotted keys) set and nothing left to tune."""
+        raw = self.model_dump(mode="json")
+        raw["tune"] = {}
+        for key, value in values.items():
+            raw = set_path(raw, key, value)
+        return validate(raw)
+
     def run_id(self) -> str:
-        """First 12 hex digits of the sha256 of the resolved config (display keys excluded)."""
-        plain = self.model_dump(mode="json")
+        """First 12 hex digits of the sha256 of the resolved config: display keys excluded, and
+        every key left at its default, so that a new option (added with a default that keeps
+        the old behaviour) does not rename earlier runs and their committed records."""
+        plain = self.model_dump(mode="json", exclude_defaults=True)
         for path in _NOT_HASHED:
             node = plain
             for key in path[:-1]:
-                node = node[key]
+                node = node.get(key, {})
             node.pop(path[-1], None)
         text = json.dumps(plain, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -161,10 +283,23 @@ class LauncherConfig(_Strict):
 
 
 class SweepConfig(_Strict):
-    """A grid over config keys: every combination of the listed values is one run."""
+    """A grid over config keys: every combination of the listed values is one run.
+
+    An entry of the ``model`` axis may carry that model's own settings beside ``name`` and
+    ``options``: ``trainer``, ``data`` and ``tune`` sections merged over the experiment's (e.g.
+    ``{name: gnn, trainer: {optimizer: {lr: 1.0e-3}}, data: {augment: true}}``).
+    """
 
     grid: dict[str, list[Any]] = {}
     launcher: LauncherConfig = LauncherConfig()
+
+    @field_validator("grid")
+    @classmethod
+    def _non_empty(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in value.items():
+            if not values:
+                raise ValueError(f"sweep.{key}: an empty list would make a sweep of no runs")
+        return value
 
 
 # ----- loading -------------------------------------------------------------------------------
@@ -187,16 +322,30 @@ def find_config_root(start: Path) -> Path:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise ConfigError(f"config file not found: {path}") from err
+    except IsADirectoryError as err:
+        raise ConfigError(f"{path} is a folder; give a config file such as {path}/x.yaml") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the config file ({err})") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        raise ConfigError(_yaml_error(path, err)) from err
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
     return loaded
+
+
+def _yaml_error(path: Path, err: yaml.YAMLError) -> str:
+    """One line for a YAML error: file, line and column, the parser's problem, the fix."""
+    mark = getattr(err, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    if "constructor for the tag" in problem:
+        return f"{where}: {problem}; configs are plain YAML, without !! tags"
+    return f"{where}: not valid YAML: {problem}; check the indentation and quoting there"
 
 
 def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -248,8 +397,19 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def set_path(config: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
-    """A copy of ``config`` with the dotted ``key`` set to ``value``."""
+    """A copy of ``config`` with the dotted ``key`` set to ``value``.
+
+    ``sweep.<axis>`` (and ``tune.<key>``) name one axis whose own name is dotted:
+    ``sweep.data.train_size=[100, 300]`` replaces that axis of the sweep grid.
+    """
     out = copy.deepcopy(config)
+    head, _, rest = key.partition(".")
+    if head in ("sweep", "tune") and rest:
+        section = out.get(head) or {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"override {key}: {head} is a value, not a section")
+        out[head] = {**section, rest: copy.deepcopy(value)}
+        return out
     node = out
     parts = key.split(".")
     for i, part in enumerate(parts[:-1]):
@@ -301,7 +461,7 @@ def _describe(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"])
-        message = e["msg"]
+        message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             message = "unknown key (check its spelling and section)"
         got = e.get("input")
@@ -317,7 +477,8 @@ def load_sweep(raw: dict[str, Any]) -> SweepConfig:
             {"grid": raw.get("sweep", {}) or {}, "launcher": raw.get("launcher", {}) or {}}
         )
     except ValidationError as err:
-        raise ConfigError(_describe(err).replace("grid.", "sweep.")) from err
+        text = _describe(err).replace("grid: sweep.", "sweep.").replace("grid.", "sweep.")
+        raise ConfigError(text) from err
 
 
 def load(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> tuple[dict, RunConfig]:

@@ -36,21 +36,30 @@ class RunData:
     transformed: dict[str, Dataset[Any]]
     angle_curves: dict[str, list[tuple[float, Dataset[Any]]]]
     is_graph: bool
+    # (mean, std) of the training targets when the model trains on standardized targets: its
+    # predictions are mapped back (prediction * std + mean) before any metric, which stays in
+    # the raw units of y; None when targets are used as they are
+    target_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+    transformed_size: int | None = None
 
 
 class _View(Dataset[Any]):
     """Samples ``indices`` of a `SymmetricDataset` (all when None), optionally standardised with
-    ``stats = (x_mean, x_scale, y_mean, y_std)``; the group still acts on it like on the base."""
+    ``stats = (x_mean, x_scale, y_mean, y_std)`` (inputs always, targets when
+    ``standardize_target``); the group still acts on it like on the base (the stats of symml's
+    tasks are scalars per field, so standardising commutes with the action)."""
 
     def __init__(
         self,
         base: SymmetricDataset,
         indices: list[int] | None = None,
         stats: tuple[torch.Tensor, ...] | None = None,
+        standardize_target: bool = True,
     ) -> None:
         self._base = base
         self.indices = indices if indices is not None else list(range(len(base)))
         self.stats = stats
+        self.standardize_target = standardize_target
         self.group = base.group
 
     def __len__(self) -> int:
@@ -62,7 +71,9 @@ class _View(Dataset[Any]):
             return sample
         x, y = sample
         x_mean, x_scale, y_mean, y_std = self.stats
-        return (x - x_mean) / x_scale, (y - y_mean) / y_std
+        if self.standardize_target:
+            y = (y - y_mean) / y_std
+        return (x - x_mean) / x_scale, y
 
     def reps(self, group: Any = None) -> Any:
         return self._base.reps(group)
@@ -102,10 +113,23 @@ def _subset(dataset: SymmetricDataset, size: int | None, seed: int, what: str) -
     return _View(dataset, order[:size].tolist())
 
 
-def _standardized(dataset: Any, stats: tuple[torch.Tensor, ...]) -> _View:
+def _standardized(dataset: Any, stats: tuple[torch.Tensor, ...], target: bool) -> _View:
     if isinstance(dataset, _View):
-        return _View(dataset._base, dataset.indices, stats)
-    return _View(dataset, None, stats)
+        return _View(dataset._base, dataset.indices, stats, target)
+    return _View(dataset, None, stats, target)
+
+
+def _probe(test: Any, size: int | None) -> Any:
+    """The fixed, seeded ``size``-sample subset of the test split that transformed test sets
+    use: a prefix of the test split's nested order, so it lies inside any ``test_size`` subset."""
+    if size is None or size >= len(test):
+        return test
+    if isinstance(test, _View):
+        if len(test.indices) == len(test._base):  # the whole split, standardised: order it
+            order = nested_order(len(test._base), test._base.labels, 0)[:size].tolist()
+            return _View(test._base, order, test.stats, test.standardize_target)
+        return _View(test._base, test.indices[:size], test.stats, test.standardize_target)
+    return _View(test, nested_order(len(test), test.labels, 0)[:size].tolist())
 
 
 def build_run_data(config: DataConfig, seed: int) -> RunData:
@@ -114,29 +138,38 @@ def build_run_data(config: DataConfig, seed: int) -> RunData:
     train = _subset(train_full, config.train_size, seed, "train_size")
     val = _subset(_split(config, config.val_split), config.val_size, 0, "val_size")
     test = _subset(_split(config, config.test_split), config.test_size, 0, "test_size")
+    target_stats = None
     if config.standardize:
         if not hasattr(train_full, "stats"):
             raise ValueError(
                 f"data.standardize: dataset {config.name!r} has no stats(); set it to false"
             )
         stats = tuple(t.to(train_full[0][0].dtype) for t in train_full.stats())
-        train, val, test = (_standardized(d, stats) for d in (train, val, test))
+        # the model learns standardized targets; metrics are computed on raw targets
+        train = _standardized(train, stats, target=True)
+        val, test = (_standardized(d, stats, target=False) for d in (val, test))
+        target_stats = (stats[2], stats[3])
     transformed: dict[str, Dataset[Any]] = {}
     curves: dict[str, list[tuple[float, Dataset[Any]]]] = {}
+    probe = _probe(test, config.transformed_size)
     for spec in config.transformed_tests:
         group = group_from_name(spec.group) if spec.group else test.group
         if spec.kind == "random":
-            transformed[spec.name] = random_test_set(test, group, seed=1)
+            transformed[spec.name] = random_test_set(probe, group, seed=1)
         elif isinstance(group, (SO2, O2)):
-            for name, ds in grid_test_sets(test, group, steps=spec.steps).items():
+            for name, ds in grid_test_sets(probe, group, steps=spec.steps).items():
                 flipped = name.startswith("flip_")
                 degrees = float(name.removeprefix("flip_").removeprefix("rot"))
                 key = spec.name + ("_flipped" if flipped else "")
                 curves.setdefault(key, []).append((math.radians(degrees), ds))
         else:
-            for name, ds in grid_test_sets(test, group, steps=spec.steps).items():
+            for name, ds in grid_test_sets(probe, group, steps=spec.steps).items():
                 transformed[f"{spec.name}_{name}"] = ds
-    train_ds: Dataset[Any] = RandomGroupAction(train, seed=seed) if config.augment else train
+    _check_transformed(transformed, curves)
+    train_ds: Dataset[Any] = train
+    if config.augment:
+        augment_group = group_from_name(config.augment_group) if config.augment_group else None
+        train_ds = RandomGroupAction(train, augment_group, seed=seed)
     sample = test[0]
     return RunData(
         train=train_ds,
@@ -148,7 +181,28 @@ def build_run_data(config: DataConfig, seed: int) -> RunData:
         transformed=transformed,
         angle_curves=curves,
         is_graph=not isinstance(sample, tuple),
+        target_stats=target_stats,
+        transformed_size=len(probe) if config.transformed_tests else None,
     )
+
+
+def _check_transformed(
+    transformed: dict[str, Dataset[Any]], curves: dict[str, list[tuple[float, Dataset[Any]]]]
+) -> None:
+    """Transform one sample of every transformed test set now: a group that cannot act on the
+    data must fail before the first training step, not after training finished."""
+    first = [(name, ds) for name, ds in transformed.items()]
+    first += [(name, points[0][1]) for name, points in curves.items() if points]
+    for name, ds in first:
+        if len(ds) == 0:  # type: ignore[arg-type]
+            continue
+        try:
+            ds[0]
+        except (ValueError, TypeError, NotImplementedError) as err:
+            raise ValueError(
+                f"data.transformed_tests ({name}): {str(err).splitlines()[0]}; choose a group that "
+                "acts on this dataset (see its reps) or remove that test"
+            ) from err
 
 
 def loader(

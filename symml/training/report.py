@@ -4,13 +4,15 @@
 see `symml.training.rundir`), groups the runs by (dataset, model label, training-set size) and
 writes into ``<runs_dir>/report/``:
 
-- ``results.md``: per dataset, the main table (model, group, parameters, train size, test metric
-  mean ± std over seeds, published number) and a generalization table (largest training set per
-  model: in-distribution vs each transformed test set, and the trained model's equivariance error);
+- ``results.md``: per dataset, the training budget, the main table (model, group, parameters,
+  train size, test metric mean ± std over seeds, published number, tuned values, not-converged
+  notes), a note on under-trained rows, a tuning table (every candidate's validation metric)
+  and a generalization table (largest training set per model: in-distribution vs each
+  transformed test set, and the trained model's equivariance error);
 - ``results.csv``: one row per (dataset, label, train size) with every aggregated number, and
   ``angle_curves.csv`` (metric vs rotation angle) when runs recorded angle grids;
-- plots, each as PNG and SVG: ``data_efficiency_<dataset>``, ``generalization_<dataset>`` and
-  ``angles_<dataset>`` (see `symml.training._report_plots`).
+- plots, each as PNG and SVG: ``data_efficiency_<dataset>``, ``learning_curves_<dataset>``,
+  ``generalization_<dataset>`` and ``angles_<dataset>`` (see `symml.training._report_plots`).
 
 Reading and aggregating the runs (`collect`, `aggregate`) lives in `symml.training.results`;
 both are re-exported here. Standard deviations are sample standard deviations (``ddof=1``); with
@@ -22,12 +24,24 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
+from symml.training._report_console import dataset_table
+from symml.training._report_curves import read_curves
+from symml.training._report_protocol import (
+    NONE,
+    budget_lines,
+    not_converged_lines,
+    notes_cell,
+    tuned_cell,
+    tuning_table,
+    values_text,
+)
 from symml.training.results import (
     ReportRow,
     Summary,
@@ -36,21 +50,23 @@ from symml.training.results import (
     collect,
     find_runs,
     largest_per_label,
-    metric_name,
     read_result,
 )
 from symml.training.rundir import write_atomic
 
-_NONE = "—"
-_MAIN_ALIGN = "llrrlr"  # columns of `main_table`: l(eft) or r(ight)
+_MAIN_ALIGN = "llrrlrll"  # columns of `main_table`: l(eft) or r(ight)
 
 
 def _cell(summary: Summary | None) -> str:
-    return _NONE if summary is None else str(summary)
+    return NONE if summary is None else str(summary)
 
 
 def _number(value: float | None) -> str:
-    return _NONE if value is None else f"{value:.3g}"
+    return NONE if value is None else f"{value:.3g}"
+
+
+def _mean(summary: Summary | None) -> str:
+    return "" if summary is None else repr(summary.mean)
 
 
 def _md_table(header: list[str], align: str, body: list[list[str]]) -> list[str]:
@@ -61,19 +77,17 @@ def _md_table(header: list[str], align: str, body: list[list[str]]) -> list[str]
     return [line(header), rule, *(line(cells) for cells in body)]
 
 
-def main_table(rows: list[ReportRow]) -> tuple[list[str], list[list[str]]]:
-    """Header and cells of the main table of one dataset's rows."""
-    header = [
-        "model",
-        "group",
-        "params",
-        "train size",
-        f"test {metric_name(rows[0].metric)} (mean ± std)",
-        "published",
-    ]
+def main_table(
+    rows: list[ReportRow], test_header: str | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the main table of one dataset's rows; the test column is headed
+    ``test_header`` when given (default: the metric with its units, mean ± std)."""
+    header = ["model", "group", "params", "train size"]
+    header += [test_header or f"test {rows[0].metric_name}, mean ± std"]
+    header += ["published", "tuned", "notes"]
     body = [
         [r.label, r.group, f"{r.parameters:,}", f"{r.train_size:,}", str(r.test)]
-        + [_number(r.published)]
+        + [_number(r.published), tuned_cell(r), notes_cell(r)]
         for r in rows
     ]
     return header, body
@@ -99,9 +113,14 @@ def file_stem(dataset: str) -> str:
 
 
 def to_markdown(
-    rows: list[ReportRow], finished: int, unfinished: list[str], failed: list[str]
+    rows: list[ReportRow],
+    finished: int,
+    unfinished: list[str],
+    failed: list[str],
+    learning_curves: Collection[str] = (),
 ) -> str:
-    """The ``results.md`` text; ``unfinished`` and ``failed`` are run paths to list."""
+    """The ``results.md`` text; ``unfinished`` and ``failed`` are run paths to list,
+    ``learning_curves`` the datasets that have a ``learning_curves_<dataset>.png`` to link."""
     counts = f"{finished} finished runs, {len(unfinished)} unfinished"
     counts += f" ({len(failed)} of them failed)" if failed else ""
     lines = ["# Results", "", f"{counts}. Each cell: mean ± sample standard deviation (n seeds)."]
@@ -111,11 +130,28 @@ def to_markdown(
             lines.append(f"- `{path}`" + (" (failed: see failed.json)" if path in failed else ""))
     for dataset, group in by_dataset(rows).items():
         stem = file_stem(dataset)
-        metric = metric_name(group[0].metric)
+        metric = group[0].metric_name
         header, body = main_table(group)
-        lines += ["", f"## {dataset}", "", f"Test {metric} (lower is better).", ""]
+        lines += ["", f"## {dataset}", "", *budget_lines(group), ""]
+        lines += [f"Metric: test {metric}, lower is better.", ""]
         lines += _md_table(header, _MAIN_ALIGN, body)
+        if flagged := not_converged_lines(group):
+            lines += ["", *flagged]
         lines += ["", f"![data efficiency on {dataset}](data_efficiency_{stem}.png)", ""]
+        if dataset in learning_curves:
+            lines += [
+                f"![learning curves on {dataset}](learning_curves_{stem}.png)",
+                "",
+                "Learning curves per optimizer step. Top: training loss, in the units the "
+                "model trains on (standardized targets when `data.standardize` is on). "
+                f"Bottom: validation {metric}. One colour per training-set size, one line per "
+                "seed; a dot marks the kept (best-validation) checkpoint.",
+                "",
+            ]
+        if tuning := tuning_table(group):
+            header, align, body = tuning
+            lines += [f"### Tuning on {dataset}", "", _TUNING_NOTE, ""]
+            lines += [*_md_table(header, align, body), ""]
         header, body = generalization_table(group)
         lines += [f"### Generalization on {dataset}", "", "Largest training set per model.", ""]
         lines += _md_table(header, "llr" + "l" * (len(header) - 3), body)
@@ -126,6 +162,12 @@ def to_markdown(
     return "\n".join(lines) + "\n"
 
 
+_TUNING_NOTE = (
+    "Every candidate tried per run, selected on the validation metric; the test set was "
+    "evaluated only for the selected one."
+)
+
+
 def to_csv(rows: list[ReportRow]) -> str:
     """The ``results.csv`` text: one row per (dataset, label, train size)."""
     names = sorted({n for r in rows for n in r.transformed})
@@ -133,7 +175,8 @@ def to_csv(rows: list[ReportRow]) -> str:
     header = ["dataset", "metric", "label", "model", "group", "baseline", "augment"]
     header += ["train_size", "n_seeds", "seeds", "parameters", "published"]
     header += [f"{s}_{part}" for s in stats for part in ("mean", "std", "n")]
-    header += ["wall_time_s_mean", "throughput_mean"]
+    header += ["wall_time_s_mean", "throughput_mean", "budget_rule", "steps_mean", "tuned"]
+    header += ["not_converged", "train_seconds_mean", "eval_seconds_mean", "metric_units"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -145,8 +188,11 @@ def to_csv(rows: list[ReportRow]) -> str:
         cells += [r.parameters, "" if r.published is None else repr(r.published)]
         for s in summaries:
             cells += ["", "", ""] if s is None else [repr(s.mean), repr(s.std), s.n]
-        throughput = "" if r.throughput is None else repr(r.throughput.mean)
-        cells += [repr(r.wall_time_s.mean), throughput]
+        cells += [repr(r.wall_time_s.mean), _mean(r.throughput)]
+        tuned = tuned_cell(r)
+        cells += [r.budget.rule if r.budget else "", _mean(r.steps), "" if tuned == NONE else tuned]
+        cells += [len(r.not_converged), _mean(r.train_seconds), _mean(r.eval_seconds)]
+        cells += [r.metric_units or ""]
         writer.writerow(cells)
     return out.getvalue()
 
@@ -196,20 +242,17 @@ class Report:
         return len(self.unfinished_runs)
 
     def summary_table(self) -> Table:
-        """The main table of each dataset (as in ``results.md``), stacked in one rich grid
-        `Table` titled with the run counts, for the CLI to print."""
+        """The main table of each dataset (as in ``results.md``, less the columns that are
+        empty throughout), stacked in one rich grid `Table` titled with the run counts, for the
+        CLI to print. Readable at 80 columns: on a console too narrow for a whole table, its
+        ``tuned`` and ``notes`` follow it as lines (see `symml.training._report_console`)."""
         title = f"{self.finished} finished runs, {self.unfinished} unfinished"
         title += f" ({len(self.failed_runs)} failed)" if self.failed_runs else ""
         grid = Table.grid(padding=(1, 0))
         grid.title = title
-        for dataset, rows in by_dataset(self.rows).items():
-            header, body = main_table(rows)
-            table = Table(title=dataset)
-            for name, align in zip(header, _MAIN_ALIGN, strict=True):
-                table.add_column(name, justify="right" if align == "r" else "left")
-            for cells in body:
-                table.add_row(*cells)
-            grid.add_row(table)
+        for rows in by_dataset(self.rows).values():
+            header, body = main_table(rows, test_header="test")
+            grid.add_row(dataset_table(rows, header, _MAIN_ALIGN, body))
         return grid
 
 
@@ -223,12 +266,14 @@ def build_report(runs_dir: Path, out_dir: Path | None = None) -> Report:
 
     Returns:
         A `Report` naming the files written (``results.md``, ``results.csv``, and per dataset
-        ``data_efficiency_<dataset>``, ``generalization_<dataset>`` when runs have transformed
-        test sets, ``angles_<dataset>`` when they have angle curves, each as PNG and SVG).
+        ``data_efficiency_<dataset>``, ``learning_curves_<dataset>`` when runs have
+        ``metrics.jsonl``, ``generalization_<dataset>`` when they have transformed test sets,
+        ``angles_<dataset>`` when they have angle curves, each as PNG and SVG).
 
     Raises:
         FileNotFoundError: ``runs_dir`` does not exist.
-        ValueError: no finished runs, or a ``result.json`` is corrupt (see `aggregate`).
+        ValueError: no finished runs, or a ``result.json`` or ``metrics.jsonl`` is corrupt
+            (see `aggregate`).
 
     Example:
         >>> import json, shutil, tempfile
@@ -272,13 +317,19 @@ def build_report(runs_dir: Path, out_dir: Path | None = None) -> Report:
             "produce runs with `symml run CONFIG` or `symml sweep CONFIG`, then report the "
             "directory they write (runs/<experiment>)"
         )
-    rows = aggregate([read_result(run / "result.json") for run in finished])
+    results = [read_result(run / "result.json") for run in finished]
+    rows = aggregate(results)
+    curves = read_curves(zip(finished, results, strict=True))
     out_dir = Path(out_dir) if out_dir is not None else runs_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     rel_unfinished = [run.relative_to(runs_dir) for run in unfinished]
     rel_failed = [run.relative_to(runs_dir) for run in failed]
     markdown = to_markdown(
-        rows, len(finished), [str(p) for p in rel_unfinished], [str(p) for p in rel_failed]
+        rows,
+        len(finished),
+        [str(p) for p in rel_unfinished],
+        [str(p) for p in rel_failed],
+        learning_curves={c.result.dataset for c in curves},
     )
     texts = {"results.md": markdown, "results.csv": to_csv(rows)}
     if any(r.angle_curves for r in rows):
@@ -288,7 +339,7 @@ def build_report(runs_dir: Path, out_dir: Path | None = None) -> Report:
     # matplotlib loads only when a report is drawn, so importing symml.training stays light
     from symml.training._report_plots import draw_plots
 
-    written = [out_dir / name for name in texts] + draw_plots(rows, out_dir)
+    written = [out_dir / name for name in texts] + draw_plots(rows, out_dir, curves)
     return Report(
         runs_dir=runs_dir,
         out_dir=out_dir,
@@ -312,4 +363,5 @@ __all__ = [
     "main_table",
     "to_csv",
     "to_markdown",
+    "values_text",
 ]

@@ -3,7 +3,9 @@
 A run directory (``runs/<experiment>/<run_id>/``, see `symml.training.rundir`) holds
 ``result.json`` once the run finished. `collect` reads those files (checked against `RunResult`),
 `aggregate` groups them by (dataset, model label, training-set size) into `ReportRow` s with the
-mean and sample standard deviation (``ddof=1``; 0 for one seed) over seeds.
+mean and sample standard deviation (``ddof=1``; 0 for one seed) over seeds, and what each row's
+runs record about how they were trained: the budget rule, the tuned values and every candidate
+tried, and the training loop's convergence verdict.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import math
 import os
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,21 +23,63 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
 
 # files that make a directory a run (result.json: finished; failed.json: stopped on NaN/inf)
 _RUN_MARKERS = frozenset({"result.json", "failed.json", "manifest.json", "metrics.jsonl"})
-_METRIC_NAMES = {"mse": "MSE", "error": "classification error (%)"}  # both: lower is better
+# metric -> (name, units when the run did not record them); both metrics: lower is better.
+# Older runs recorded no units for MSE (it may have been on standardized targets): none shown.
+_METRICS: dict[str, tuple[str, str | None]] = {
+    "mse": ("MSE", None),
+    "error": ("classification error", "%"),
+}
 
 
-def metric_name(metric: str) -> str:
-    """Readable name of a result's ``metric`` (``"mse"``, or ``"error"`` in percent)."""
-    return _METRIC_NAMES[metric]
+def metric_name(metric: str, units: str | None = None) -> str:
+    """Readable name of a result's ``metric`` with its units.
+
+    Args:
+        metric: ``"mse"`` or ``"error"`` (classification error in percent).
+        units: the result's ``metric_units``; None for runs that did not record them.
+
+    Example:
+        >>> metric_name("mse", "raw target units"), metric_name("mse"), metric_name("error")
+        ('MSE (raw target units)', 'MSE', 'classification error (%)')
+    """
+    name, default = _METRICS[metric]
+    units = units or default
+    return f"{name} ({units})" if units else name
 
 
 # an angle curve: (angle in radians, metric) pairs, at least one
 _Curve = Annotated[list[tuple[FiniteFloat, FiniteFloat]], Field(min_length=1)]
 
 
+class Budget(BaseModel):
+    """How long a run was planned to train (``result.json``'s ``budget``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rule: str = Field(min_length=1)  # a sentence: "3,000 optimizer steps at every training size"
+    epochs: int = Field(ge=0)
+    steps: int = Field(ge=0)  # planned optimizer steps
+    steps_per_epoch: int = Field(ge=0)
+    eval_every: int = Field(ge=1)  # optimizer steps between validation evaluations
+
+
+class Candidate(BaseModel):
+    """One combination of values tried when a run was tuned. Only its validation metric is
+    recorded: the test set is evaluated for the selected candidate alone."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    values: dict[str, Any]  # tuned key -> value, e.g. {"trainer.optimizer.lr": 0.001}
+    val: float | None = None  # inf/NaN allowed: a diverged candidate is reported, not refused
+    best_step: int | None = None
+    converged: bool | None = None
+    error: str | None = None  # why the candidate did not finish
+
+
 class RunResult(BaseModel):
     """The schema of a finished run's ``result.json`` (keys the report does not use are kept
-    in the file and ignored here)."""
+    in the file and ignored here). The fields from ``metric_units`` on were added later: they
+    default to "not recorded", so older records still validate."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -61,6 +105,17 @@ class RunResult(BaseModel):
     wall_time_s: FiniteFloat = Field(ge=0)
     throughput: FiniteFloat | None = Field(ge=0)  # None when the wall time was too short
     published: FiniteFloat | None = None
+    metric_units: str | None = None  # "raw target units" for MSE, "%" for error
+    budget: Budget | None = None
+    steps: int | None = Field(None, ge=0)  # optimizer steps actually run
+    best_step: int | None = Field(None, ge=0)  # step of the kept (best-validation) checkpoint
+    early_stopped: bool = False
+    converged: bool | None = None  # decided by the training loop; None: not recorded
+    convergence: str = ""  # empty when converged, else the loop's note
+    tuned: dict[str, Any] = {}  # the selected value of each tuned key; {} when not tuned
+    candidates: list[Candidate] = []
+    train_seconds: FiniteFloat | None = Field(None, ge=0)
+    eval_seconds: FiniteFloat | None = Field(None, ge=0)
 
 
 @dataclass(frozen=True)
@@ -116,12 +171,34 @@ class ReportRow:
     published: float | None
     wall_time_s: Summary
     throughput: Summary | None
+    metric_units: str | None = None
+    budget: Budget | None = None  # the first seed's; the seeds of a row share its rule
+    steps: Summary | None = None  # optimizer steps run, over the seeds that recorded them
+    # per seed, in the order of ``seeds``:
+    tuned: tuple[Mapping[str, Any], ...] = ()  # selected values ({} when not tuned)
+    candidates: tuple[tuple[Candidate, ...], ...] = ()  # every combination tried
+    converged: tuple[bool | None, ...] = ()
+    convergence: tuple[str, ...] = ()
+    train_seconds: Summary | None = None
+    eval_seconds: Summary | None = None
+
+    @property
+    def metric_name(self) -> str:
+        """The metric with its units, e.g. ``MSE (raw target units)``."""
+        return metric_name(self.metric, self.metric_units)
+
+    @property
+    def not_converged(self) -> tuple[tuple[int, str], ...]:
+        """(seed, the loop's note) of each seed whose run was flagged not converged."""
+        flagged = zip(self.seeds, self.converged, self.convergence, strict=True)
+        return tuple((seed, note) for seed, converged, note in flagged if converged is False)
 
 
 def find_runs(runs_dir: Path) -> tuple[list[Path], list[Path]]:
     """Run directories below ``runs_dir``: (finished, unfinished), each sorted. A directory is a
-    run when it holds ``result.json``, ``failed.json``, ``manifest.json`` or ``metrics.jsonl``;
-    it is finished when it holds ``result.json``."""
+    run when it holds ``result.json``, ``failed.json``, ``manifest.json`` or ``metrics.jsonl``
+    (the ``candidates/`` folder of a tuned run is part of that run); it is finished when it
+    holds ``result.json``."""
     runs_dir = Path(runs_dir)
     if not runs_dir.exists():
         raise FileNotFoundError(
@@ -133,9 +210,14 @@ def find_runs(runs_dir: Path) -> tuple[list[Path], list[Path]]:
             f"runs_dir must be a directory of runs (runs/<experiment>/<run_id>/), got the file "
             f"{runs_dir}; pass its parent directory"
         )
-    runs = sorted(
-        Path(folder) for folder, _, files in os.walk(runs_dir) if not _RUN_MARKERS.isdisjoint(files)
-    )
+    runs = []
+    for folder, subfolders, files in os.walk(runs_dir):
+        if not _RUN_MARKERS.isdisjoint(files):
+            runs.append(Path(folder))
+            # a tuned run keeps each candidate's training in candidates/<values>/: part of the
+            # run, not runs of their own
+            subfolders[:] = [name for name in subfolders if name != "candidates"]
+    runs.sort()
     finished = [run for run in runs if (run / "result.json").is_file()]
     unfinished = [run for run in runs if not (run / "result.json").is_file()]
     return finished, unfinished
@@ -175,14 +257,31 @@ def _validate(raw: Any, where: str) -> RunResult:
         ) from err
 
 
-def _same(results: list[RunResult], field: str, what: str) -> Any:
-    values = {getattr(r, field) for r in results}
+# runs that recorded no units come from before MSE was always reported in raw target units
+_MIXED_UNITS = (
+    "runs that recorded no metric_units predate raw-unit metrics and cannot share a table with "
+    "newer ones — delete those run directories and re-run the sweep"
+)
+_ONE_EXPERIMENT = (
+    "they were trained from different configs (e.g. other key=value overrides) under one "
+    "experiment name — compare their config.yaml files, then give each variant its own name "
+    "(experiment=NAME) or report their folders separately"
+)
+
+
+def _same(
+    results: list[RunResult],
+    field: str,
+    what: str,
+    value: Callable[[RunResult], Any] | None = None,
+    fix: str = _ONE_EXPERIMENT,
+) -> Any:
+    """The one value of ``field`` (or of ``value(result)``) that all ``results`` share."""
+    values = {value(r) if value else getattr(r, field) for r in results}
     if len(values) > 1:
         ids = ", ".join(sorted(r.run_id for r in results))
         raise ValueError(
-            f"runs {ids} ({what}) disagree on {field!r}: {sorted(map(str, values))}; they come "
-            "from different configs — report one experiment at a time "
-            "(symml report runs/<experiment>)"
+            f"runs {ids} ({what}) disagree on {field!r}: {sorted(map(str, values))}; {fix}"
         )
     return values.pop()
 
@@ -221,13 +320,14 @@ def _row(results: list[RunResult]) -> ReportRow:
     for r in results:
         if r.seed in seeds:
             raise ValueError(
-                f"runs {seeds[r.seed]} and {r.run_id} ({what}) both have seed {r.seed}; they "
-                "come from different configs — report one experiment at a time "
-                "(symml report runs/<experiment>)"
+                f"runs {seeds[r.seed]} and {r.run_id} ({what}) both have seed {r.seed}; "
+                + _ONE_EXPERIMENT
             )
         seeds[r.seed] = r.run_id
     for field in ("model", "model_group", "baseline", "augment", "parameters"):
         _same(results, field, what)
+    # seeds trained under different budgets would make the mean ± std meaningless
+    _same(results, "budget.rule", what, lambda r: r.budget.rule if r.budget else None)
     with_published = [r for r in results if r.published is not None]
     names = sorted({n for r in results for n in r.transformed})
     curves = sorted({n for r in results for n in r.angle_curves})
@@ -252,6 +352,15 @@ def _row(results: list[RunResult]) -> ReportRow:
         published=_same(with_published, "published", what) if with_published else None,
         wall_time_s=Summary.of(r.wall_time_s for r in results),
         throughput=_summary([r.throughput for r in results]),
+        metric_units=first.metric_units,
+        budget=first.budget,
+        steps=_summary([r.steps for r in results]),
+        tuned=tuple(r.tuned for r in results),
+        candidates=tuple(tuple(r.candidates) for r in results),
+        converged=tuple(r.converged for r in results),
+        convergence=tuple(r.convergence for r in results),
+        train_seconds=_summary([r.train_seconds for r in results]),
+        eval_seconds=_summary([r.eval_seconds for r in results]),
     )
 
 
@@ -266,25 +375,14 @@ def aggregate(results: Iterable[Mapping[str, Any]]) -> list[ReportRow]:
 
     Raises:
         ValueError: a result does not match `RunResult`; two runs of a group share a seed or
-            disagree on the model; the runs of one dataset use different metrics.
+            disagree on the model or the budget rule; the runs of one dataset use different
+            metrics or metric units.
 
     Example:
-        >>> base = dict(
-        ...     run_id="r",
-        ...     experiment="demo",
-        ...     status="finished",
-        ...     model="emlp",
-        ...     model_group="O(5)",
-        ...     dataset="o5",
-        ...     train_size=100,
-        ...     label="emlp",
-        ...     metric="mse",
-        ...     val=0.1,
-        ...     parameters=1000,
-        ...     epochs=3,
-        ...     wall_time_s=1.0,
-        ...     throughput=100.0,
-        ... )
+        >>> base = dict(run_id="r", experiment="demo", status="finished", model="emlp")
+        >>> base |= dict(model_group="O(5)", dataset="o5", train_size=100, label="emlp")
+        >>> base |= dict(metric="mse", val=0.1, parameters=1000, epochs=3, wall_time_s=1.0)
+        >>> base |= dict(throughput=100.0)
         >>> rows = aggregate([{**base, "seed": s, "test": t} for s, t in [(0, 0.1), (1, 0.3)]])
         >>> print(rows[0].label, rows[0].train_size, rows[0].test)
         emlp 100 0.2 ± 0.14 (n=2)
@@ -298,6 +396,7 @@ def aggregate(results: Iterable[Mapping[str, Any]]) -> list[ReportRow]:
         per_dataset.setdefault(dataset, []).extend(members)
     for dataset, members in per_dataset.items():
         _same(members, "metric", f"dataset={dataset}")
+        _same(members, "metric_units", f"dataset={dataset}", fix=_MIXED_UNITS)
     return [_row(sorted(groups[key], key=lambda r: r.seed)) for key in sorted(groups)]
 
 

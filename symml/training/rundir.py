@@ -7,18 +7,22 @@ stopped on a non-finite loss writes ``failed.json`` instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from symml import _cache
 
 _PACKAGES = ("symml", "torch", "numpy", "scipy", "e3nn", "torch-geometric", "escnn", "pydantic")
 
@@ -52,17 +56,9 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """``torch.save`` through a temp file; load with ``torch.load(path, weights_only=True)``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save`` through a synced temp file; load with ``torch.load(path,
+    weights_only=True)``."""
+    _cache.atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 @dataclass(frozen=True)
@@ -165,3 +161,68 @@ def _git_commit() -> str | None:
         timeout=5,
     ).stdout.strip()
     return out.stdout.strip() + ("-dirty" if dirty else "")
+
+
+class RunLocked(RuntimeError):
+    """Another live process is training this run (its ``.lock`` names the process)."""
+
+
+def lock_holder(run: RunDir) -> int | None:
+    """The process id in ``run``'s lock file when that process is alive and looks like Python
+    (so symml), else None: a lock left by a killed run, or whose number a new, unrelated
+    process has since taken, is stale."""
+    lock = run.path / ".lock"
+    try:
+        pid = int(lock.read_text() or "0")
+    except (OSError, ValueError):
+        return None
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by another user
+    try:  # Linux: a recycled process id belongs to some other program
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").lower()
+    except OSError:
+        return pid  # no /proc (or no access): trust that it is alive
+    return pid if b"python" in command or b"symml" in command else None
+
+
+def locked_message(run: RunDir, pid: int) -> str:
+    """One line saying who holds ``run`` and how to clear a lock that is not really held."""
+    return (
+        f"run {run.path.name} is being trained by process {pid} (lock file {run.path / '.lock'}); "
+        f"wait for it to finish, or, if process {pid} is not a symml run, delete the lock file"
+    )
+
+
+@contextlib.contextmanager
+def claim(run: RunDir) -> Iterator[bool]:
+    """Hold ``run``'s lock file while training; yields False when another live process holds
+    it (`lock_holder` names it). Shared by `symml run` and sweeps, so one run folder is never
+    trained by two processes at once."""
+    run.path.mkdir(parents=True, exist_ok=True)
+    lock = run.path / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if lock_holder(run) is not None:
+                yield False
+                return
+            lock.unlink(missing_ok=True)  # left by a killed process: take it over
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        try:
+            # a process killed mid-write (SIGKILL, power loss) leaves its temp file; we hold
+            # the lock now, so no live writer can own one
+            run.remove_stale_temporaries()
+            yield True
+        finally:
+            lock.unlink(missing_ok=True)
+        return
+    yield False

@@ -1,22 +1,47 @@
-"""Studies: ``experiments/<study>/study.yaml`` lists the sweeps that reproduce a set of results.
+"""Studies: ``experiments/<study>/study.yaml`` lists the sweeps that reproduce a set of results,
+under named budgets, and keeps the records of the runs it finished.
 
 ::
 
     title: Quick start
-    description: EGNN vs GNN on N-body, P4CNN vs Z2CNN on MNIST-rot, at two training sizes
+    description: EGNN vs GNN on N-body, P4CNN vs CNN on upright MNIST
     sweeps: [nbody.yaml, mnist.yaml]   # experiment configs next to study.yaml
+    budgets:
+      cpu:                             # the default: what 2 CPU cores finish
+        wall_time: about 8 minutes on 2 CPU cores
+      paper:                           # the published protocol, for a GPU
+        wall_time: about 2 GPU hours
+        overrides: {trainer.device: auto, trainer.budget.steps: 20000, sweep.seed: [0, 1, 2]}
 
-Each sweep writes to ``<runs>/<study>/<experiment>/<run_id>/``; the study's report covers all.
+A budget's ``overrides`` (dotted keys, as on the command line; ``sweep.<axis>`` replaces a
+grid axis) apply to every sweep of the study; its ``sweeps`` list, when given, replaces the
+study's. Runs of budget B write to ``<runs>/<study>/<B>/<experiment>/<run_id>/``, and their
+records (`RECORD_FILES`, no checkpoints) are kept in ``experiments/<study>/runs/<B>/`` so a study
+continues on another machine: `restore_records` puts them back, and only missing runs train.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from symml.training.config import ConfigError, _describe, _read_yaml
+from symml.training.rundir import write_atomic
+
+# what a record keeps of a finished run: enough to rebuild the report and to audit the run
+RECORD_FILES = ("config.yaml", "manifest.json", "metrics.jsonl", "result.json")
+DEFAULT_BUDGET = "cpu"
+
+
+class _BudgetFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    wall_time: str = ""
+    overrides: dict[str, Any] = {}
+    sweeps: list[str] | None = None
 
 
 class _StudyFile(BaseModel):
@@ -25,17 +50,47 @@ class _StudyFile(BaseModel):
     title: str
     description: str = ""
     sweeps: list[str]
+    budgets: dict[str, _BudgetFile] = {DEFAULT_BUDGET: _BudgetFile()}
+
+
+@dataclass(frozen=True)
+class StudyBudget:
+    """A named budget: its sweep files, the overrides applied to each, its measured cost."""
+
+    name: str
+    sweeps: tuple[Path, ...]
+    overrides: tuple[str, ...]
+    wall_time: str
 
 
 @dataclass(frozen=True)
 class Study:
-    """A study: its name (the folder), title, description and sweep config files."""
+    """A study: its name (the folder), title, description, sweep files and budgets."""
 
     name: str
     title: str
     description: str
     sweeps: tuple[Path, ...]
     folder: Path
+    budgets: dict[str, StudyBudget]
+
+    def budget(self, name: str) -> StudyBudget:
+        """The named budget, or a `ConfigError` listing the study's budgets."""
+        if name not in self.budgets:
+            raise ConfigError(
+                f"study {self.name}: no budget {name!r}; its budgets: {', '.join(self.budgets)}"
+            )
+        return self.budgets[name]
+
+    def records(self, budget: str) -> Path:
+        """Where the run records of ``budget`` are kept: ``experiments/<study>/runs/<budget>``."""
+        return self.folder / "runs" / budget
+
+
+def _override_text(key: str, value: Any) -> str:
+    import json
+
+    return f"{key}={json.dumps(value)}"  # JSON is YAML: parse_override reads it back
 
 
 def load_study(path: Path) -> Study:
@@ -44,8 +99,51 @@ def load_study(path: Path) -> Study:
         spec = _StudyFile.model_validate(_read_yaml(path))
     except ValidationError as err:
         raise ConfigError(f"{path}: {_describe(err)}") from err
-    sweeps = tuple(path.parent / s for s in spec.sweeps)
-    for s in sweeps:
-        if not s.is_file():
-            raise ConfigError(f"{path}: sweeps: {s} does not exist")
-    return Study(path.parent.name, spec.title, spec.description, sweeps, path.parent)
+
+    def files(names: list[str], where: str) -> tuple[Path, ...]:
+        found = tuple(path.parent / s for s in names)
+        for s in found:
+            if not s.is_file():
+                raise ConfigError(f"{path}: {where}: {s} does not exist")
+        return found
+
+    sweeps = files(spec.sweeps, "sweeps")
+    budgets = {
+        name: StudyBudget(
+            name,
+            files(b.sweeps, f"budgets.{name}.sweeps") if b.sweeps is not None else sweeps,
+            tuple(_override_text(k, v) for k, v in b.overrides.items()),
+            b.wall_time,
+        )
+        for name, b in spec.budgets.items()
+    }
+    return Study(path.parent.name, spec.title, spec.description, sweeps, path.parent, budgets)
+
+
+def _copy_records(source: Path, target: Path) -> int:
+    """Copy the record files (`RECORD_FILES`, ``result.json`` last so that a copy cut short is
+    not taken for a finished run) of every finished run below ``source`` that ``target`` lacks,
+    keeping the ``<experiment>/<run_id>`` layout. Returns how many runs were copied."""
+    runs = sorted(p.parent for p in source.glob("**/result.json")) if source.is_dir() else []
+    copied = 0
+    for run in runs:
+        into = target / run.relative_to(source)
+        if (into / "result.json").is_file():
+            continue
+        for name in RECORD_FILES:
+            if (run / name).is_file():
+                write_atomic(into / name, (run / name).read_bytes())
+        copied += 1
+    return copied
+
+
+def restore_records(records: Path, runs_root: Path) -> int:
+    """Put the study's recorded runs (``records/<experiment>/<run_id>/``) that ``runs_root``
+    lacks into it, so the sweeps count them as finished. Returns how many were restored."""
+    return _copy_records(records, runs_root)
+
+
+def keep_records(runs_root: Path, records: Path) -> int:
+    """Record every finished run under ``runs_root`` that ``records`` lacks (checkpoints and the
+    tuning candidates' weights stay behind). Returns how many were added."""
+    return _copy_records(runs_root, records)

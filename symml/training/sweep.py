@@ -12,12 +12,11 @@ Launchers: ``local`` (worker processes on this machine; one worker trains in-pro
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import itertools
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,20 +24,50 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from symml.training.config import RunConfig, SweepConfig, load_sweep, set_path, validate
-from symml.training.loop import TrainingDiverged, train
-from symml.training.rundir import RunDir
+from symml.data import DataNotFoundError
+from symml.training.config import (
+    ConfigError,
+    LauncherConfig,
+    RunConfig,
+    SweepConfig,
+    load_sweep,
+    merge,
+    set_path,
+    validate,
+)
+from symml.training.loop import TrainingDiverged, recorded_result, train
+from symml.training.rundir import RunDir, claim, lock_holder, locked_message, write_json
+
+# sections a `model` entry of the grid may carry beside name/options: that model's own settings
+_PER_MODEL = ("trainer", "data", "tune")
 
 
 def expand(raw: dict[str, Any], sweep: SweepConfig) -> list[RunConfig]:
     """Every combination of the grid's values applied to ``raw``, validated, duplicates removed
-    (two combinations that resolve to one config are one run)."""
+    (two combinations that resolve to one config are one run).
+
+    A ``model`` entry's own ``trainer`` / ``data`` / ``tune`` sections are merged last, so a
+    per-model setting wins over the experiment's and the grid's other axes.
+    """
     keys = list(sweep.grid)
     configs: dict[str, RunConfig] = {}
     for values in itertools.product(*(sweep.grid[k] for k in keys)):
-        point = raw
+        point, own = raw, {}
         for key, value in zip(keys, values, strict=True):
+            if key == "model" and isinstance(value, dict):
+                own = {k: v for k, v in value.items() if k in _PER_MODEL}
+                value = {k: v for k, v in value.items() if k not in _PER_MODEL}
             point = set_path(point, key, value)
+        for section, settings in own.items():
+            if not isinstance(settings, dict):
+                raise ConfigError(
+                    f"sweep.model: {section} of model {point['model'].get('name')!r} must be a "
+                    f"mapping such as {{optimizer: {{lr: 1.0e-3}}}} (got {settings!r})"
+                )
+            if section == "tune":
+                point = {**point, "tune": {**(point.get("tune") or {}), **settings}}
+            else:
+                point = merge(point, {section: settings})
         config = validate(point)
         configs.setdefault(config.run_id(), config)
     return list(configs.values())
@@ -54,52 +83,13 @@ class SweepOutcome:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-@contextlib.contextmanager
-def claim(run: RunDir) -> Iterator[bool]:
-    """Hold ``run``'s lock file while training; yields False when another live process holds it."""
-    run.path.mkdir(parents=True, exist_ok=True)
-    lock = run.path / ".lock"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if _holder_alive(lock):
-                yield False
-                return
-            lock.unlink(missing_ok=True)  # left by a killed process: take it over
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
-        try:
-            # a process killed mid-write (SIGKILL, power loss) leaves its temp file; we hold
-            # the lock now, so no live writer can own one
-            run.remove_stale_temporaries()
-            yield True
-        finally:
-            lock.unlink(missing_ok=True)
-        return
-    yield False
-
-
-def _holder_alive(lock: Path) -> bool:
-    try:
-        pid = int(lock.read_text() or "0")
-    except (OSError, ValueError):
-        return False
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def run_one(config_json: str, runs_root: str, threads: int | None = None) -> dict[str, Any]:
     """Train one run (in a worker process or a Ray task); ``{"result": ...}`` or
-    ``{"error": message}`` — a failure is data, so that one bad run does not stop a sweep."""
+    ``{"error": message}`` — a failure is data, so that one bad run does not stop a sweep.
+
+    Any exception of the run is caught here: it is recorded in the run's ``failed.json`` (the
+    traceback is in its ``log.txt``) and returned as the error, and the sweep goes on.
+    """
     import torch
 
     if threads:
@@ -109,13 +99,45 @@ def run_one(config_json: str, runs_root: str, threads: int | None = None) -> dic
     run_id = config.run_id()
     with claim(run) as owned:
         if not owned:
-            return {"run_id": run_id, "error": "being trained by another process"}
+            holder = lock_holder(run)
+            reason = locked_message(run, holder) if holder else "being trained by another process"
+            return {"run_id": run_id, "error": reason}
         quiet_trainer = config.trainer.model_copy(update={"progress": False})
         quiet = config.model_copy(update={"trainer": quiet_trainer})
         try:
             return {"run_id": run_id, "result": train(quiet, runs_root, Console(quiet=True))}
-        except (TrainingDiverged, ValueError, RuntimeError) as err:
+        except TrainingDiverged as err:  # failed.json is written where it happened
             return {"run_id": run_id, "error": str(err)}
+        except DataNotFoundError:
+            raise  # missing files fail every run alike: the sweep stops and says how to get them
+        except Exception as err:  # noqa: BLE001 - one bad run must not stop the others
+            reason = describe_failure(err)  # train() put the traceback in the run's log.txt
+            write_json(run.failed, {"reason": reason, "kind": type(err).__name__})
+            return {"run_id": run_id, "error": reason}
+
+
+def describe_failure(err: BaseException) -> str:
+    """One line for a failed run: a user-facing error's own message (it names the key and the
+    fix), the exception type in front of anything else."""
+    if isinstance(err, (ConfigError, ValueError, TypeError, OSError, ImportError)):
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    return f"{type(err).__name__}: {err}".splitlines()[0]
+
+
+def _previous_failure(run: RunDir, console: Console) -> str | None:
+    """The reason recorded in ``failed.json``, or None when the file is unreadable (it is then
+    set aside as ``failed.json.corrupt`` and the run is tried again)."""
+    try:
+        return str(json.loads(run.failed.read_text(encoding="utf-8"))["reason"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        aside = run.failed.with_name("failed.json.corrupt")
+        os.replace(run.failed, aside)
+        console.print(
+            f"[yellow]warning: {run.failed}: unreadable ({type(err).__name__}: {err}); set aside "
+            f"as {aside.name}, the run is tried again[/yellow]",
+            soft_wrap=True,
+        )
+        return None
 
 
 Launch = Callable[[list[RunConfig], Path, Callable[[dict[str, Any]], None]], None]
@@ -168,6 +190,20 @@ def _ray(address: str | None) -> Launch:
     return launch
 
 
+def _launcher(from_config: LauncherConfig, workers: int | None, name: str | None) -> LauncherConfig:
+    """The config's launcher with the command line's ``--workers`` / ``--launcher`` on top,
+    validated (``model_copy`` would not check them)."""
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise ConfigError(f"--workers: expected at least 1 worker process (got {workers})")
+    if name is not None and name not in ("local", "ray"):
+        raise ConfigError(
+            f"--launcher: unknown launcher {name!r}; expected local (processes on this machine) "
+            "or ray (an existing Ray cluster)"
+        )
+    update = {k: v for k, v in (("workers", workers), ("name", name)) if v is not None}
+    return LauncherConfig.model_validate({**from_config.model_dump(), **update})
+
+
 def run_sweep(
     raw: dict[str, Any],
     runs_root: Path | str,
@@ -181,24 +217,24 @@ def run_sweep(
     ``sweep`` grid and an optional ``launcher``); returns all finished results."""
     console = console or Console()
     sweep = load_sweep(raw)
-    settings = sweep.launcher.model_copy(
-        update={k: v for k, v in (("workers", workers), ("name", launcher)) if v is not None}
-    )
+    settings = _launcher(sweep.launcher, workers, launcher)
     configs = expand(raw, sweep)
     root = Path(runs_root)
     outcome = SweepOutcome()
     pending: list[RunConfig] = []
     for config in configs:
         run = RunDir(root / config.experiment / config.run_id())
-        if run.finished():
-            outcome.results.append(json.loads(run.result.read_text()))
+        previous = recorded_result(run, console)
+        if previous is not None:
+            outcome.results.append(previous)
             outcome.skipped += 1
-        elif run.failed.exists() and not retry_failed:
-            outcome.failed[config.run_id()] = json.loads(run.failed.read_text())["reason"]
-        else:
-            if run.failed.exists():
-                run.failed.unlink()
-            pending.append(config)
+            continue
+        reason = _previous_failure(run, console) if run.failed.exists() else None
+        if reason is not None and not retry_failed:
+            outcome.failed[config.run_id()] = reason
+            continue
+        run.failed.unlink(missing_ok=True)
+        pending.append(config)
     console.print(
         f"sweep: {len(configs)} runs — {outcome.skipped} finished before, {len(pending)} to run, "
         f"{len(outcome.failed)} failed before; launcher {settings.name}"

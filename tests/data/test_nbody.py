@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -303,10 +304,30 @@ def test_corrupt_cache_is_regenerated(_tmp_cache: Path, damage: str) -> None:
         path.write_bytes(path.read_bytes()[:1000])
     else:
         torch.save({"pos": torch.zeros(2), "vel": 1, "charge": 2, "clipped": 3}, path)
-    with pytest.warns(RuntimeWarning, match="cache file .* is unreadable.*regenerating"):
+    warning = re.escape(f"{path}: corrupt cache file (") + ".*; deleted, regenerating it"
+    with pytest.warns(RuntimeWarning, match=warning) as record:
         again = _tensors(NBodyCharged("test", size=4))
+    assert len(record) == 1
     assert all(torch.equal(again[k], fresh[k]) for k in fresh)
     NBodyCharged("test", size=4)  # the rewritten file loads without a warning
+
+
+def test_failed_cache_write_keeps_the_trajectories_and_the_old_file(
+    _tmp_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    NBodyCharged("train", size=8)
+    (small,) = _cache_files(_tmp_cache)
+
+    def disk_full(value: object, tmp: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nbody_module, "save_torch", disk_full)
+    warning = r"-n200\.pt: could not write the cache file .*No space"
+    with pytest.warns(RuntimeWarning, match=warning):
+        grown = _tensors(NBodyCharged("train", size=150))
+    fresh = _tensors(NBodyCharged("train", size=150, cache=False))
+    assert all(torch.equal(grown[k], fresh[k]) for k in fresh)
+    assert _cache_files(_tmp_cache) == [small]  # the smaller file is kept, nothing partial
 
 
 # ----- the dataset ------------------------------------------------------------------------------

@@ -279,11 +279,16 @@ def test_markdown_tables(report: Report, runs: tuple[Path, dict[Any, Any]]) -> N
     text = (report.out_dir / "results.md").read_text()
     assert text == report.markdown
     mean, std = _expected([r["test"] for r in runs[1][(REG, "emlp", 1000)]])
-    assert f"| emlp | O(5) | 1,200 | 1,000 | {mean:.3g} ± {std:.2g} (n=3) | 0.017 |" in text
-    main_header = "| model | group | params | train size | test MSE (mean ± std) | published |"
-    assert f"{main_header}\n|---|---|---:|---:|---|---:|\n" in text
-    assert "| cnn | none | 900 | 200 | 15 ± 0 (n=1) | — |" in text
-    assert "test classification error (%) (mean ± std)" in text
+    row = f"| emlp | O(5) | 1,200 | 1,000 | {mean:.3g} ± {std:.2g} (n=3) | 0.017 | — | — |"
+    assert row in text  # old-style records: not tuned, no convergence verdict
+    main_header = "| model | group | params | train size | test MSE, mean ± std | published |"
+    assert f"{main_header} tuned | notes |\n|---|---|---:|---:|---|---:|---|---|\n" in text
+    assert "| cnn | none | 900 | 200 | 15 ± 0 (n=1) | — | — | — |" in text
+    assert "test classification error (%), mean ± std" in text
+    # records from before budgets and units were recorded say so instead of guessing
+    budget = "Budget: not recorded (runs from before budgets were recorded); checkpoint at"
+    assert text.count(budget) == 2 and "Metric: test MSE, lower is better." in text
+    assert "Not converged" not in text and "Tuning on" not in text and "learning" not in text
     sets = "in-distribution | reflected | rotated | equivariance error"
     assert f"| model | group | train size | {sets} |" in text
     # the generalization table shows only the largest training set of each label
@@ -386,16 +391,17 @@ def test_output_is_deterministic(report: Report, tmp_path: Path) -> None:
 def test_summary_table(report: Report, runs: tuple[Path, dict[Any, Any]]) -> None:
     grid = report.summary_table()
     tables = [cell for column in grid.columns for cell in column.cells]
-    assert [t.title for t in tables] == [CLS, REG]
+    assert [t.title.split(":")[0] for t in tables] == [CLS, REG]
     assert [t.row_count for t in tables] == [4, 9]
     console = Console(record=True, width=80, file=io.StringIO())
     console.print(grid)
     text = console.export_text()
     assert "31 finished runs, 2 unfinished (1 failed)" in text
-    assert "test MSE (mean ± std)" in text and "…" not in text  # fits 80 columns
+    assert f"{REG}: test MSE, mean ± std over seeds" in text and "…" not in text
     mean, std = _expected([r["test"] for r in runs[1][(REG, "emlp", 1000)]])
+    # the empty tuned and notes columns are left out, so a row fits on one line
     assert re.search(
-        rf"emlp +│ O\(5\) +│ +1,200 │ +1,000 │ {mean:.3g} ± {std:.2g} \(n=3\) │ +0.017", text
+        rf"emlp +│ O\(5\) +│ +1,200 │ +1,000 │ {mean:.3g} ± {std:.2g} \(n=3\) │ +0.017 │\n", text
     )
 
 

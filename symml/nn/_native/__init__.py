@@ -5,10 +5,11 @@ that `symml.nn.bilinear` runs dozens of times per layer (see ``contract.cpp`` fo
 are slow at it). The source is compiled once per machine with the system C++ compiler (about a
 second: it includes only ``ATen/Parallel.h``) into ``kernels/`` of symml's cache directory
 (``$SYMML_CACHE_DIR``, default ``~/.cache/symml/cache``), keyed by the source, the torch version,
-the compiler and the CPU, and loaded with ctypes; it runs on torch's own OpenMP threads. Without
-a compiler, on a failed build (a warning says why), with ``SYMML_NATIVE=0`` or inside
-`disabled()`, `contract_into` returns False and the caller uses stock torch ops, which compute
-the same sums.
+the compiler and the CPU, and loaded with ctypes; it runs on torch's own OpenMP threads. The
+library is written atomically and checked before loading (`symml._cache`): a truncated or damaged
+file is reported with a warning naming it, deleted and rebuilt. Without a compiler, on a failed
+build (a warning says why), with ``SYMML_NATIVE=0`` or inside `disabled()`, `contract_into`
+returns False and the caller uses stock torch ops, which compute the same sums.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import os
 import platform
 import shlex
 import shutil
+import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -31,17 +32,14 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from symml._cache import CorruptCacheError, cache_dir, load_or_make
+
 _SOURCE = Path(__file__).with_name("contract.cpp")
 _lock = threading.Lock()
 _loaded: list[ctypes.CDLL | None] = []  # [the library, or None once loading failed]; [] untried
 _kernels: dict[torch.dtype, Callable[..., None]] = {}  # the contraction per dtype, once loaded
 _enabled = [True]
-
-
-def _cache_dir() -> Path:
-    # symml.data.paths.cache_dir's rule, restated: nn is a lower layer than data
-    env = os.environ.get("SYMML_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "symml" / "cache"
+_SYMBOLS = ("symml_contract_f32", "symml_contract_f64")
 
 
 def _cpu_signature() -> str:
@@ -54,27 +52,63 @@ def _cpu_signature() -> str:
         return platform.processor() or platform.machine()
 
 
-def _compile(compiler: str, target: Path) -> None:
+def _compile(compiler: str, out: Path) -> None:
+    """Build the kernel into ``out`` (`symml._cache.atomic_write`'s temporary file)."""
     torch_dir = Path(torch.__file__).parent
     abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # build next to the target and rename: concurrent processes never load a half-written file
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(fd)
     cmd = [
         *shlex.split(compiler), "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC",
         "-std=c++17", f"-D_GLIBCXX_USE_CXX11_ABI={abi}", f"-I{torch_dir / 'include'}",
-        str(_SOURCE), "-o", tmp,
+        str(_SOURCE), "-o", str(out),
         f"-L{torch_dir / 'lib'}", "-ltorch_cpu", "-lc10", f"-Wl,-rpath,{torch_dir / 'lib'}",
     ]  # fmt: skip
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr.strip()[-2000:] or f"exit code {done.returncode}")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip()[-2000:] or f"exit code {done.returncode}")
+
+
+def _check_elf(path: Path) -> None:
+    """Raise `CorruptCacheError` unless ``path`` is a whole 64-bit little-endian ELF file.
+
+    Checked before dlopen because the loader does not check it: a truncated library maps pages
+    past the end of the file and the process dies of SIGBUS, with no exception to catch. Whole
+    means every segment and the section header table (written last, at the end) lie within the
+    file.
+    """
+    data = path.read_bytes()
+    if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise CorruptCacheError(f"not a 64-bit little-endian ELF library ({len(data)} bytes)")
+    phoff, shoff = struct.unpack_from("<QQ", data, 0x20)
+    phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", data, 0x36)
+    end = max(phoff + phentsize * phnum, shoff + shentsize * shnum)
+    if end <= len(data):
+        for i in range(phnum):  # Elf64_Phdr: p_offset at byte 8, p_filesz at byte 32
+            (offset,) = struct.unpack_from("<Q", data, phoff + i * phentsize + 8)
+            (filesz,) = struct.unpack_from("<Q", data, phoff + i * phentsize + 32)
+            end = max(end, offset + filesz)
+    if end > len(data):
+        raise CorruptCacheError(f"truncated: {len(data)} bytes, but its headers reach byte {end}")
+
+
+def _open(path: Path) -> ctypes.CDLL:
+    """The checked library at ``path`` with its kernels' signatures set."""
+    _check_elf(path)
+    lib = ctypes.CDLL(str(path))
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    for name in _SYMBOLS:
+        try:
+            fn = getattr(lib, name)
+        except AttributeError as err:
+            raise CorruptCacheError(f"no symbol {name}") from err
+        fn.argtypes = [ptr, ptr, ptr, ptr, *[i64] * 12]
+        fn.restype = None
+    return lib
+
+
+def _build(compiler: str, out: Path) -> ctypes.CDLL:
+    # loaded before it is renamed into place: a build that does not load is never cached
+    _compile(compiler, out)
+    return _open(out)
 
 
 def _load() -> ctypes.CDLL | None:
@@ -94,12 +128,11 @@ def _load() -> ctypes.CDLL | None:
              compiler.encode()]
         )
     ).hexdigest()[:16]  # fmt: skip
-    target = _cache_dir() / "kernels" / f"contract-{key}.so"
     try:
-        if not target.exists():
-            _compile(compiler, target)
-        lib = ctypes.CDLL(str(target))
-    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+        target = cache_dir() / "kernels" / f"contract-{key}.so"
+        # a damaged file warns, is deleted and rebuilt (symml._cache.read)
+        return load_or_make(target, _open, lambda tmp: _build(compiler, tmp))
+    except (OSError, RuntimeError, subprocess.SubprocessError, CorruptCacheError) as err:
         warnings.warn(
             f"symml: could not build the native contraction kernel ({err}); EquivariantBilinear "
             "falls back to stock torch ops (same results, slower). Set SYMML_NATIVE=0 to skip "
@@ -107,12 +140,6 @@ def _load() -> ctypes.CDLL | None:
             stacklevel=3,
         )
         return None
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    for name in ("symml_contract_f32", "symml_contract_f64"):
-        fn = getattr(lib, name)
-        fn.argtypes = [ptr, ptr, ptr, ptr, *[i64] * 12]
-        fn.restype = None
-    return lib
 
 
 def library() -> ctypes.CDLL | None:

@@ -1,0 +1,308 @@
+"""Training one model within its budget: the optimizer steps, validation every
+``budget.eval_every`` steps, the state with the best validation metric, and the verdict on
+convergence. The test split is never read here (see `symml.training.loop`)."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch import nn
+
+from symml import models as symml_models
+from symml.reps import Rep
+from symml.training.budget import Budget, judge_convergence, resolve_budget
+from symml.training.config import DATA_FILLED_OPTIONS, ConfigError, RunConfig, TrainerConfig
+from symml.training.datasets import RunData, loader
+from symml.training.evaluation import equivariance, evaluate, loss_of, to_device
+from symml.training.rundir import RunDir, save_checkpoint, write_json
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the run stopped and kept its log."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"trainer.device: {name!r} requested, but torch sees no CUDA device")
+    return device
+
+
+def build_model(config: RunConfig, data: RunData) -> nn.Module:
+    """The registered model with its options; vector models get ``rep_in`` / ``rep_out`` /
+    ``group`` from the dataset when the config leaves them out."""
+    options = dict(config.model.options)
+    info = symml_models.info(config.model.name)
+    builder = symml_models.registry._builder(config.model.name)
+    params = inspect.signature(builder).parameters
+    rep_in, rep_out = data.train_base.reps()
+    if info.kind == "vector" and isinstance(rep_in, Rep) and isinstance(rep_out, Rep):
+        filled = {"rep_in": rep_in, "rep_out": rep_out, "group": rep_in.group}
+        for key in DATA_FILLED_OPTIONS:
+            if key in params and key not in options:
+                options[key] = filled[key]
+    try:
+        return symml_models.build(config.model.name, **options)
+    except (ValueError, TypeError, AttributeError, KeyError) as err:
+        # the options are free-form in the schema: a wrong value surfaces in the builder
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(
+            f"model.options: cannot build {config.model.name!r} with {dict(config.model.options)}: "
+            f"{message}; see `symml list` and the model's docstring for its options"
+        ) from err
+
+
+def _optimizer(model: nn.Module, trainer: TrainerConfig) -> torch.optim.Optimizer:
+    opt = trainer.optimizer
+    params = model.parameters()
+    if opt.name == "adam":
+        return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay)
+    if opt.name == "adamw":
+        return torch.optim.AdamW(params, lr=opt.lr, weight_decay=opt.weight_decay)
+    return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
+
+
+def _schedule(
+    optimizer: torch.optim.Optimizer, trainer: TrainerConfig, epochs: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    s = trainer.schedule
+    if s.name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, s.step_size, s.gamma)
+    if s.name == "exponential":
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, s.gamma)
+    if s.name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+def rank_and_world() -> tuple[int, int]:
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+@dataclass
+class Fit:
+    """What training one config produced (before the test set is read)."""
+
+    best_state: dict[str, Any]
+    best_val: float
+    best_step: int
+    steps: int
+    epochs: int
+    budget: Budget
+    early_stopped: bool
+    converged: bool | None
+    convergence: str
+    train_seconds: float
+    eval_seconds: float
+    seen: int
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-able part (``fit.json`` of a tuning candidate)."""
+        out = {k: v for k, v in vars(self).items() if k not in ("best_state", "budget")}
+        return {**out, "budget": self.budget.as_dict()}
+
+
+@dataclass
+class Context:
+    """Where and how a run computes."""
+
+    device: torch.device
+    dtype: torch.dtype
+    console: Console
+    distributed: bool
+    writer: bool
+
+
+@dataclass
+class _Selection:
+    """Validation history of a run being trained: the curve, the best state so far, patience."""
+
+    rows: list[dict[str, Any]]
+    best_val: float
+    best_step: int
+    best_state: dict[str, Any]
+    stale: int = 0
+
+    def offer(self, val: float, step: int, model: nn.Module, run: RunDir, writer: bool) -> None:
+        if val < self.best_val:  # model selection on validation only
+            self.best_val, self.best_step, self.stale = val, step, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            if writer:
+                save_checkpoint(run.checkpoint, self.best_state)
+        else:
+            self.stale += 1
+
+
+def fit_model(config: RunConfig, run: RunDir, data: RunData, model: nn.Module, ctx: Context) -> Fit:
+    """Train ``model`` within the config's budget, evaluating the validation split every
+    ``budget.eval_every`` steps; keeps the state of the best validation metric."""
+    trainer = config.trainer
+    trained: nn.Module = model
+    if ctx.distributed:
+        trained = nn.parallel.DistributedDataParallel(model)
+    world = rank_and_world()[1]
+    batches = loader(
+        data.train,
+        max(1, trainer.batch_size // world),
+        shuffle=True,
+        seed=config.seed,
+        is_graph=data.is_graph,
+        num_workers=trainer.num_workers,
+        distributed=ctx.distributed,
+    )
+    budget = resolve_budget(trainer, data.train_size, len(batches))
+    optimizer = _optimizer(trained, trainer)
+    schedule = _schedule(optimizer, trainer, budget.epochs)
+    tensorboard = _tensorboard(run) if trainer.tensorboard and ctx.writer else None
+    if ctx.writer:
+        run.log_line(f"budget: {budget.rule} ({budget.steps:,} steps, {budget.epochs:,} epochs)")
+    track = _Selection([], math.inf, 0, copy.deepcopy(model.state_dict()))
+    step, seen, epoch, loss_sum, loss_n, eval_seconds = 0, 0, 0, 0.0, 0, 0.0
+    stopped_early = False
+    start = time.perf_counter()
+    show = trainer.progress and ctx.writer
+    with Progress(*COLUMNS, console=ctx.console, disable=not show, transient=True) as progress:
+        bar = progress.add_task(f"{config.label} steps", total=budget.steps, status="")
+        while step < budget.steps and not stopped_early:
+            epoch += 1
+            for source in (data.train, batches.sampler):
+                if hasattr(source, "set_epoch"):
+                    source.set_epoch(epoch)
+            trained.train()
+            for batch in batches:
+                inputs, target = to_device(batch, ctx.device, ctx.dtype, data.is_graph)
+                loss = loss_of(trained(inputs), target)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    _diverged(run, epoch, step, value, ctx.writer)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if trainer.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(trained.parameters(), trainer.grad_clip)
+                optimizer.step()
+                step += 1
+                n = int(batch.num_graphs) if data.is_graph else int(target.shape[0])
+                seen += n * world
+                loss_sum, loss_n = loss_sum + value * n, loss_n + n
+                progress.update(bar, advance=1, status=f"loss {value:.4g}")
+                if step % budget.eval_every and step < budget.steps:
+                    continue
+                tick = time.perf_counter()
+                row = _validation_row(config, data, model, ctx, len(track.rows) + 1)
+                row.update(epoch=epoch, step=step, train_loss=loss_sum / max(loss_n, 1))
+                row.update(lr=optimizer.param_groups[0]["lr"], seconds=tick - start)
+                trained.train()
+                eval_seconds += time.perf_counter() - tick
+                loss_sum, loss_n = 0.0, 0
+                _record(run, row, track.rows, tensorboard, ctx.writer)
+                track.offer(row["val_metric"], step, model, run, ctx.writer)
+                progress.update(
+                    bar, status=f"val {row['val_metric']:.4g} (best {track.best_val:.4g})"
+                )
+                patience = trainer.early_stopping_patience
+                stopped_early = patience is not None and track.stale >= patience
+                if stopped_early or step >= budget.steps:
+                    break
+            schedule.step()
+    wall = time.perf_counter() - start
+    if tensorboard is not None:
+        tensorboard.close()
+    curve = [(int(r["step"]), float(r["val_metric"])) for r in track.rows]
+    converged, note = judge_convergence(curve, step, stopped_early, trainer.convergence_tolerance)
+    if ctx.writer and note:
+        run.log_line(note)
+    return Fit(
+        best_state=track.best_state,
+        best_val=track.best_val,
+        best_step=track.best_step,
+        steps=step,
+        epochs=epoch,
+        budget=budget,
+        early_stopped=stopped_early,
+        converged=converged,
+        convergence=note,
+        train_seconds=wall - eval_seconds,
+        eval_seconds=eval_seconds,
+        seen=seen,
+    )
+
+
+def _validation_row(
+    config: RunConfig, data: RunData, model: nn.Module, ctx: Context, evaluation: int
+) -> dict[str, Any]:
+    """The validation metric (and, every ``equivariance_every`` evaluations, the equivariance
+    error) of the model being trained."""
+    trainer = config.trainer
+    val = evaluate(model, data.val, data, trainer.eval_batch_size, ctx.device, ctx.dtype)
+    every = trainer.equivariance_every
+    error = None
+    if every and evaluation % every == 0:
+        error = equivariance(model, data, trainer.equivariance_samples, ctx.dtype)
+    return {"val_metric": val, "equivariance_error": error}
+
+
+COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    TextColumn("{task.completed}/{task.total}"),
+    TextColumn("{task.fields[status]}"),
+    TimeElapsedColumn(),
+    TimeRemainingColumn(),
+)
+
+
+def _record(
+    run: RunDir, row: dict[str, Any], rows: list[dict[str, Any]], tensorboard: Any, writer: bool
+) -> None:
+    if not writer:
+        rows.append(row)
+        return
+    run.append_metrics(row, rows)
+    equivariance_text = (
+        ""
+        if row["equivariance_error"] is None
+        else f", equivariance {row['equivariance_error']:.2e}"
+    )
+    run.log_line(
+        f"step {row['step']} (epoch {row['epoch']}): train loss {row['train_loss']:.5g}, "
+        f"val {row['val_metric']:.5g}{equivariance_text}"
+    )
+    if tensorboard is not None:
+        for key in ("train_loss", "val_metric", "lr", "equivariance_error"):
+            if row[key] is not None:
+                tensorboard.add_scalar(key, row[key], row["step"])
+
+
+def _diverged(run: RunDir, epoch: int, step: int, loss: float, writer: bool) -> None:
+    message = (
+        f"loss became {loss} at epoch {epoch}, step {step + 1}: the run stopped. Lower "
+        f"trainer.optimizer.lr, set trainer.grad_clip, or check the data; its log is "
+        f"{run.log}"
+    )
+    if writer:
+        write_json(run.failed, {"reason": message, "epoch": epoch, "step": step + 1})
+        run.log_line(message)
+    raise TrainingDiverged(message)
+
+
+def _tensorboard(run: RunDir) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as err:
+        raise ImportError(
+            "trainer.tensorboard: TensorBoard logging needs the tensorboard package: "
+            "pip install 'symml[tensorboard]' (or set trainer.tensorboard=false)"
+        ) from err
+    return SummaryWriter(str(run.path / "tensorboard"))
