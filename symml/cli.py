@@ -302,6 +302,9 @@ def decompose_command(
 
 
 def _print_decomposition(rep: Rep) -> None:
+    from symml.reps.intertwiners import check_solvable
+
+    check_solvable(rep, rep, "symml decompose")  # refuse a huge rep before the decomposition
     dec = decompose(rep)
     table = Table(title=f"{rep}  (dim {rep.dim}, group {rep.group!r})")
     table.add_column("irrep")

@@ -202,7 +202,9 @@ CASES = [
         2,
         r"--workers: expected at least 1 worker process \(got 0\)",
     ),
-    Case("no devices", lambda t: [*_run(t), "--devices", "0"], 2, r"--devices: expected at least 1"),
+    Case(
+        "no devices", lambda t: [*_run(t), "--devices", "0"], 2, r"--devices: expected at least 1"
+    ),
     Case(
         "boolean batch size",
         lambda t: _run(t, "trainer.batch_size=true"),
@@ -234,8 +236,11 @@ CASES = [
             t,
             config={
                 **SMALL,
-                "data": {**SMALL["data"], "name": "o5_synthetic",
-                         "transformed_tests": [{"name": "r", "kind": "random", "group": "SO2"}]},
+                "data": {
+                    **SMALL["data"],
+                    "name": "o5_synthetic",
+                    "transformed_tests": [{"name": "r", "kind": "random", "group": "SO2"}],
+                },
                 "model": {"name": "mlp", "options": {"hidden": 8, "num_layers": 1}},
             },  # fmt: skip
         ),
@@ -288,7 +293,27 @@ CASES = [
         2,
         r"both have seed 0; .*experiment=NAME",
     ),
-    Case("an internal error", _internal_error, 1, r"internal error, a bug in symml", _traceback_saved),
+    Case(
+        "a group name that is not one",
+        lambda t: _run(t, "data.transformed_tests=[{name: r, group: O7x}]"),
+        2,
+        r"'O7x'",
+    ),
+    Case(
+        "a model with no layers",
+        lambda t: ["check", "egnn", "-s", "layers=-1"],
+        2,
+        r"error: egnn: .*layers >= 1 \(got -1\)",
+    ),
+    Case(
+        "a representation too large to decompose",
+        lambda t: ["decompose", "regular(Cyclic(300))"],
+        2,
+        r"symml decompose: .*MAX_",
+    ),
+    Case(
+        "an internal error", _internal_error, 1, r"internal error, a bug in symml", _traceback_saved
+    ),
 ]
 
 

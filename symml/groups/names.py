@@ -36,6 +36,11 @@ def group_names() -> list[tuple[str, str]]:
 def group_from_name(name: str) -> Group:
     """Parse a short group name.
 
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: an unknown name, an empty factor of a product (``"O3x"``) or an invalid
+            size (``"C0"``); the message quotes the text given and lists the accepted patterns.
+
     Example:
         >>> group_from_name("D8")
         Dihedral(8)
@@ -44,15 +49,43 @@ def group_from_name(name: str) -> Group:
         >>> group_from_name("O3xC4")
         DirectProduct((O3(), Cyclic(4)))
     """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"group_from_name: expected a group name string such as 'C4' or 'O3' (got "
+            f"{type(name).__name__} {name!r})"
+        )
     if "x" in name:
-        return direct_product(*(group_from_name(part) for part in name.split("x")))
+        parts = name.split("x")
+        if not all(parts):
+            raise ValueError(
+                f"group_from_name: expected a product <A>x<B> of group names (got {name!r}, "
+                f"which has an empty factor); e.g. O3xC4. Accepted names: {_known()}"
+            )
+        return direct_product(*(_single(part, name) for part in parts))
+    return _single(name, name)
+
+
+def _known() -> str:
+    return ", ".join(p for p, _ in _PATTERNS)
+
+
+def _single(part: str, name: str) -> Group:
+    """One factor ``part`` of the user's ``name`` (the whole text when it is not a product)."""
     fixed = {"trivial": Trivial(), "p4": p4(), "p4m": p4m()}
-    if name in fixed:
-        return fixed[name]
-    match = re.fullmatch(r"(C|D|SO|O|T|Z|S|SE|E)(\d+)", name)
+    if part in fixed:
+        return fixed[part]
+    where = f"{part!r}" if part == name else f"{part!r} in {name!r}"
+    # ASCII digits only: \d would also take e.g. Arabic-Indic digits, which int() then reads
+    match = re.fullmatch(r"(C|D|SO|O|T|Z|S|SE|E)([0-9]+)", part)
     if match is None:
-        known = ", ".join(p for p, _ in _PATTERNS)
-        raise ValueError(f"group_from_name: unknown group name {name!r}; expected one of: {known}")
+        # the likely slips: spaces around the name, or the wrong case ("c4", "so3", "P4M")
+        bare = part.strip()
+        valid = r"(C|D|SO|O|T|Z|S|SE|E)[0-9]+|trivial|p4m?"
+        near = [c for c in (bare, bare.upper(), bare.lower()) if re.fullmatch(valid, c)]
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(
+            f"group_from_name: unknown group name {where}{hint}; expected one of: {_known()}"
+        )
     kind, n = match.group(1), int(match.group(2))
     builders: dict[str, Callable[[int], Group]] = {
         "C": Cyclic,
@@ -65,4 +98,8 @@ def group_from_name(name: str) -> Group:
         "SE": SE,
         "E": E,
     }
-    return builders[kind](n)
+    try:
+        return builders[kind](n)
+    except ValueError as err:
+        # e.g. "E0": the error comes from O(0) inside E(0), so say which name it was about
+        raise ValueError(f"group_from_name: {where} is not a valid group: {err}") from None

@@ -22,6 +22,7 @@ from symml.nn import (
     GatedNonlinearity,
     gated,
 )
+from symml.nn._checks import check_like, check_positive, reference_tensor
 from symml.nn.bilinear import bilinear_paths
 from symml.nn.nonlinear import scalars_first
 from symml.reps import Rep, parse_rep, standard, trivial
@@ -165,9 +166,26 @@ class EMLP(EquivariantSequential):
     """
 
     def __init__(self, rep_in: Rep, rep_out: Rep, hidden: int | Rep = 384, num_layers: int = 3):
-        if num_layers < 1:
-            raise ValueError(f"EMLP: expected num_layers >= 1 (got {num_layers})")
-        hidden_rep = uniform_rep(rep_in.group, hidden) if isinstance(hidden, int) else hidden
+        check_positive(num_layers, "EMLP", "num_layers")
+        if not isinstance(rep_in, Rep):
+            raise TypeError(
+                f"EMLP: expected rep_in to be a symml Rep, e.g. 2 * standard(O(3)) "
+                f"(got {type(rep_in).__name__})"
+            )
+        if isinstance(hidden, Rep):
+            if hidden.group != rep_in.group:
+                raise ValueError(
+                    f"EMLP: expected hidden as a representation of {rep_in.group!r}, the group of "
+                    f"rep_in (got one of {hidden.group!r})"
+                )
+            hidden_rep = hidden
+        elif isinstance(hidden, int) and not isinstance(hidden, bool) and hidden >= 1:
+            hidden_rep = uniform_rep(rep_in.group, hidden)
+        else:
+            raise ValueError(
+                "EMLP: expected hidden as an integer channel budget >= 1 or a Rep of "
+                f"{rep_in.group!r} (got {hidden!r})"
+            )
         blocks: list[nn.Module] = []
         prev = rep_in
         for _ in range(num_layers):
@@ -180,11 +198,12 @@ class EMLP(EquivariantSequential):
 
     def forward(self, x: Tensor) -> Tensor:
         d_in, d_out = self._dims
-        if x.shape[-1] != d_in:
+        if not isinstance(x, Tensor) or x.dim() == 0 or x.shape[-1] != d_in:
+            got = list(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(
-                f"EMLP: expected inputs [..., {d_in}] for rep_in {self.rep_in} "
-                f"(got {list(x.shape)})"
+                f"EMLP: expected inputs [..., {d_in}] for rep_in {self.rep_in} (got {got})"
             )
+        check_like(x, reference_tensor(self), "EMLP")
         # one transpose in and one out: every layer works feature-major ([d, B]) in between
         h = x.reshape(-1, d_in).t()
         for module in self:
@@ -202,10 +221,8 @@ class MLP(nn.Sequential):
     """
 
     def __init__(self, rep_in: Rep, rep_out: Rep, hidden: int = 384, num_layers: int = 3):
-        if num_layers < 1 or hidden < 1:
-            raise ValueError(
-                f"MLP: expected num_layers >= 1 and hidden >= 1 (got {num_layers}, {hidden})"
-            )
+        check_positive(hidden, "MLP", "hidden")
+        check_positive(num_layers, "MLP", "num_layers")
         widths = [rep_in.dim] + [hidden] * num_layers
         layers: list[nn.Module] = []
         for a, b in zip(widths, widths[1:], strict=False):
@@ -213,6 +230,17 @@ class MLP(nn.Sequential):
         layers.append(nn.Linear(widths[-1], rep_out.dim))
         super().__init__(*layers)
         self.rep_in, self.rep_out, self.group = rep_in, rep_out, rep_in.group
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, d_in] -> [B, d_out]``, with the same input checks as `EMLP`."""
+        d_in = self.rep_in.dim
+        if not isinstance(x, Tensor) or x.dim() == 0 or x.shape[-1] != d_in:
+            got = list(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(
+                f"MLP: expected inputs [..., {d_in}] for rep_in {self.rep_in} (got {got})"
+            )
+        check_like(x, reference_tensor(self), "MLP")
+        return super().forward(x)
 
 
 def build_emlp(

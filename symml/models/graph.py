@@ -25,6 +25,14 @@ import torch
 from torch import Tensor, nn
 
 from symml.groups import O3, E
+from symml.nn._checks import (
+    check_finite,
+    check_flag,
+    check_like,
+    check_positive,
+    check_real,
+    reference_tensor,
+)
 from symml.nn.gnn import (
     EGNNConv,
     GNNConv,
@@ -61,7 +69,12 @@ class _Dynamics(nn.Module):
         self.rep_out = PointRep(self.group)
 
     def inputs(self, data: Any) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """``(pos [N, 3], vel [N, 3], edge_index [2, E], edge_attr [E, 1])`` of a graph."""
+        """``(pos [N, 3], vel [N, 3], edge_index [2, E], edge_attr [E, 1])`` of a graph.
+
+        A graph without nodes is a valid input (the output is ``[0, 3]``, one row per node);
+        NaN or infinite inputs, and inputs of another dtype or device than the model's
+        weights, are one-line errors naming the field.
+        """
         name = type(self).__name__
         pos, vel = getattr(data, "pos", None), getattr(data, "vel", None)
         edge_index = getattr(data, "edge_index", None)
@@ -78,17 +91,41 @@ class _Dynamics(nn.Module):
                 f"{name}: expected pos and vel of shape [N, {DIM}] (got {list(pos.shape)} and "
                 f"{list(vel.shape)})"
             )
+        check_like(pos, reference_tensor(self), name, "data.pos")
+        check_like(vel, pos, name, "data.vel")
         check_graph(name, pos, edge_index, len(pos), DIM)
+        check_finite(vel, name, "vel")
         edge_attr = getattr(data, "edge_attr", None)
         if edge_attr is None:
             charge = getattr(data, "charge", None)
             if isinstance(charge, Tensor):
-                q = charge.reshape(len(pos), -1)[:, :1]
+                if (
+                    charge.dim() not in (1, 2)
+                    or charge.shape[0] != len(pos)
+                    or charge.numel() < len(pos)
+                ):
+                    raise ValueError(
+                        f"{name}: expected charge of shape [N, 1] with N = {len(pos)} nodes "
+                        f"(got {list(charge.shape)})"
+                    )
+                check_like(charge, pos, name, "data.charge")
+                check_finite(charge, name, "charge")
+                q = charge[:, :1] if charge.dim() == 2 else charge[:, None]
                 edge_attr = q[edge_index[0]] * q[edge_index[1]]
             else:
                 edge_attr = pos.new_zeros(edge_index.shape[-1], 1)
-        elif edge_attr.dim() == 1:
-            edge_attr = edge_attr[:, None]
+        else:
+            shape = list(edge_attr.shape) if isinstance(edge_attr, Tensor) else None
+            if shape not in ([edge_index.shape[1]], [edge_index.shape[1], 1]):
+                got = shape if shape is not None else type(edge_attr).__name__
+                raise ValueError(
+                    f"{name}: expected edge_attr of shape [E, 1] with E = "
+                    f"{edge_index.shape[1]} edges (got {got})"
+                )
+            check_like(edge_attr, pos, name, "data.edge_attr")
+            check_finite(edge_attr, name, "edge_attr")
+            if edge_attr.dim() == 1:
+                edge_attr = edge_attr[:, None]
         return pos, vel, edge_index, edge_attr
 
 
@@ -113,6 +150,9 @@ class EGNNDynamics(_Dynamics):
 
     def __init__(self, hidden: int = 64, layers: int = 4, attention: bool = False) -> None:
         super().__init__()
+        check_positive(hidden, "EGNNDynamics", "hidden")
+        check_positive(layers, "EGNNDynamics", "layers")
+        check_flag(attention, "EGNNDynamics", "attention")
         self.embedding = nn.Linear(1, hidden)
         self.layers = nn.ModuleList(
             EGNNConv(hidden, hidden, hidden, edge_dim=2, velocity=True, attention=attention)
@@ -149,6 +189,8 @@ class GNNDynamics(_Dynamics):
 
     def __init__(self, hidden: int = 64, layers: int = 4) -> None:
         super().__init__()
+        check_positive(hidden, "GNNDynamics", "hidden")
+        check_positive(layers, "GNNDynamics", "layers")
         self.embedding = nn.Linear(2 * DIM, hidden)
         self.layers = nn.ModuleList(
             GNNConv(hidden, hidden, hidden, edge_dim=1) for _ in range(layers)
@@ -179,6 +221,8 @@ class RadialFieldDynamics(_Dynamics):
 
     def __init__(self, hidden: int = 64, layers: int = 4) -> None:
         super().__init__()
+        check_positive(hidden, "RadialFieldDynamics", "hidden")
+        check_positive(layers, "RadialFieldDynamics", "layers")
         self.layers = nn.ModuleList(
             RadialFieldConv(hidden, edge_dim=1, velocity=True) for _ in range(layers)
         )
@@ -212,8 +256,10 @@ class TFNDynamics(_Dynamics):
         self, channels: int = 32, layers: int = 4, lmax: int = 2, max_radius: float = 10.0
     ) -> None:
         super().__init__()
-        if layers < 1:
-            raise ValueError(f"TFNDynamics: expected layers >= 1 (got {layers})")
+        check_positive(channels, "TFNDynamics", "channels")
+        check_positive(layers, "TFNDynamics", "layers")
+        check_positive(lmax, "TFNDynamics", "lmax", minimum=0)
+        check_real(max_radius, "TFNDynamics", "max_radius", positive=True)
         group = O3()
         vector, scalar = standard(group), trivial(group)  # velocities come in (x, y, z)
         hidden = scalar * channels + from_e3nn(f"{channels}x1o")
@@ -248,7 +294,7 @@ class LinearDynamics(_Dynamics):
 
     def __init__(self, t: float = 0.7) -> None:
         super().__init__()
-        self.t = nn.Parameter(torch.tensor(float(t)))
+        self.t = nn.Parameter(torch.tensor(check_real(t, "LinearDynamics", "t")))
 
     def forward(self, data: Any) -> Tensor:
         pos, vel, _, _ = self.inputs(data)

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from symml.groups import Cyclic, Group
 from symml.nn import EquivariantSequential
+from symml.nn._checks import check_finite, check_like, check_probability, reference_tensor
 from symml.nn.cnn import (
     EquivariantBatchNorm,
     GroupConv2d,
@@ -79,14 +80,23 @@ class ImageClassifier(nn.Module):
         self.rep_out: Rep = trivial(group) * num_classes
 
     def forward(self, x: Tensor) -> Tensor:
-        """``[B, C, H, W] -> [B, num_classes]``."""
-        check_images(x, self.in_channels, type(self).__name__)
+        """``[B, C, H, W] -> [B, num_classes]``.
+
+        Raises:
+            ValueError: images of the wrong shape, too small, or with NaN / inf pixels (which
+                would make every logit NaN).
+            TypeError: images of another dtype or device than the model's weights.
+        """
+        name = type(self).__name__
+        check_images(x, self.in_channels, name)
         if min(x.shape[-2:]) < self.min_input_size:
             raise ValueError(
-                f"{type(self).__name__}: expected images of at least {self.min_input_size}×"
+                f"{name}: expected images of at least {self.min_input_size}×"
                 f"{self.min_input_size} pixels (got {x.shape[-2]}×{x.shape[-1]}); this "
                 f"architecture was built for {self.input_size[0]}×{self.input_size[1]}"
             )
+        check_like(x, reference_tensor(self), name)
+        check_finite(x, name, "images")  # skipped while torch.compile traces
         return self.head(self.features(x))
 
     def export(self) -> nn.Sequential:
@@ -123,8 +133,7 @@ def build_z2cnn(
     """
     owner = "z2cnn"
     _check_common(in_channels, num_classes, channels, owner)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{owner}: expected dropout in [0, 1) (got {dropout!r})")
+    dropout = check_probability(dropout, owner, "dropout")
     layers: list[nn.Module] = []
     width = in_channels
     for i in range(6):

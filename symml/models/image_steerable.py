@@ -28,6 +28,7 @@ from torch import nn
 from symml.groups import O2, SO2, Group
 from symml.models.image import MNIST_SIZE, ImageClassifier
 from symml.nn import EquivariantSequential
+from symml.nn._checks import check_flag
 from symml.nn.cnn import (
     EquivariantBatchNorm,
     GatedNonlinearity,
@@ -122,6 +123,7 @@ def build_steerable_cnn(
     check_positive(in_channels, owner, "in_channels")
     check_positive(num_classes, owner, "num_classes")
     check_positive(maximum_frequency, owner, "maximum_frequency", minimum=0)
+    check_flag(fixparams, owner, "fixparams")
     choices = ("norm", "gated") if continuous else ("elu",)
     act = check_choice(nonlinearity or choices[0], choices, owner, "nonlinearity")
     unit = _field(point, maximum_frequency)
@@ -233,8 +235,10 @@ def build_cnn_channel_matched(
     """
     owner = "cnn_channel_matched"
     point = point_group(group, owner, finite=False)
-    dim = sum(f.dim for f in _field(point, maximum_frequency))
-    sizes = layer_widths(point, fixparams, maximum_frequency, _check_widths(widths, owner))
     check_positive(in_channels, owner, "in_channels")
     check_positive(num_classes, owner, "num_classes")
+    check_positive(maximum_frequency, owner, "maximum_frequency", minimum=0)
+    check_flag(fixparams, owner, "fixparams")
+    dim = sum(f.dim for f in _field(point, maximum_frequency))
+    sizes = layer_widths(point, fixparams, maximum_frequency, _check_widths(widths, owner))
     return _plain_cnn(tuple(c * dim for c in sizes), in_channels, num_classes, point)

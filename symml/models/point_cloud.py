@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from symml.groups import O3, E
+from symml.nn._checks import check_finite, check_like, check_positive, reference_tensor
 from symml.nn.gnn import EGNNConv, GNNConv, GraphSequential, TensorFieldConv, check_graph
 from symml.reps import GraphRep, Rep, change_basis, from_e3nn, pullback, sign, trivial
 
@@ -84,20 +85,51 @@ class _Tetris(nn.Module):
         self.rep_out = rep_out
 
     def inputs(self, data: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, int]:
-        """``(pos, x, edge_index, batch, graphs)``; ``x`` defaults to ones ``[N, 1]``."""
+        """``(pos, x, edge_index, batch, graphs)``; ``x`` defaults to ones ``[N, 1]``.
+
+        Every graph must have a node: the mean over an empty shape has no value, and logits made
+        up for it would be a silent wrong answer, so that is a ValueError.
+        """
         name = type(self).__name__
         pos, edge_index = getattr(data, "pos", None), getattr(data, "edge_index", None)
         if not isinstance(pos, Tensor) or not isinstance(edge_index, Tensor):
             raise ValueError(
                 f"{name}: expected a torch-geometric graph with pos [N, 3] and edge_index [2, E]"
             )
+        if pos.dim() == 2 and len(pos) == 0:
+            raise ValueError(
+                f"{name}: expected a graph with at least one node (got pos of shape "
+                f"{list(pos.shape)}); a shape without points has no class, drop it from the data"
+            )
+        check_like(pos, reference_tensor(self), name, "data.pos")
         check_graph(name, pos, edge_index, len(pos), 3)
         x = getattr(data, "x", None)
-        x = pos.new_ones(len(pos), 1) if x is None else x.reshape(len(pos), -1)[:, :1].to(pos)
+        if x is None:
+            x = pos.new_ones(len(pos), 1)
+        else:
+            if not isinstance(x, Tensor) or x.dim() not in (1, 2) or x.shape[0] != len(pos):
+                got = list(x.shape) if isinstance(x, Tensor) else type(x).__name__
+                raise ValueError(
+                    f"{name}: expected node features x of shape [N, 1] with N = {len(pos)} "
+                    f"nodes (got {got})"
+                )
+            check_finite(x, name, "x")
+            # any dtype of labels-as-features (e.g. integer ones) is fine: x is only a scalar
+            x = (x[:, :1] if x.dim() == 2 else x[:, None]).to(pos)
         batch = getattr(data, "batch", None)
         if batch is None:
             return pos, x, edge_index, pos.new_zeros(len(pos), dtype=torch.long), 1
-        return pos, x, edge_index, batch, int(getattr(data, "num_graphs", int(batch.max()) + 1))
+        graphs = getattr(data, "num_graphs", None)
+        graphs = int(batch.max()) + 1 if graphs is None else int(graphs)
+        if not torch.compiler.is_compiling():
+            sizes = torch.bincount(batch, minlength=graphs)
+            if bool((sizes == 0).any()):
+                empty = int((sizes == 0).nonzero()[0, 0])
+                raise ValueError(
+                    f"{name}: expected every graph of the batch to have a node (got graph "
+                    f"{empty} of {graphs} with none); drop empty shapes from the data"
+                )
+        return pos, x, edge_index, batch, graphs
 
 
 class TetrisTFN(_Tetris):
@@ -118,6 +150,11 @@ class TetrisTFN(_Tetris):
 
     def __init__(self, channels: int = 4, layers: int = 3, lmax: int = 2) -> None:
         super().__init__(pullback(label_rep(O3()), E(3)))
+        check_positive(channels, "TetrisTFN", "channels")
+        # the parity-odd scalar that separates the chiral pair is a triple product of edge
+        # vectors: it takes three layers and vectors (l = 1) among the spherical harmonics
+        check_positive(layers, "TetrisTFN", "layers", minimum=3)
+        check_positive(lmax, "TetrisTFN", "lmax")
         reps: list[Rep] = [trivial(O3())]
         for kinds in _reachable(("0e", "0o", "1o", "1e"), layers, lmax):
             reps.append(from_e3nn(" + ".join(f"{channels}x{k}" for k in kinds)))
@@ -163,6 +200,8 @@ class TetrisEGNN(_Tetris):
 
     def __init__(self, hidden: int = 32, layers: int = 4) -> None:
         super().__init__(trivial(E(3)) * CLASSES)
+        check_positive(hidden, "TetrisEGNN", "hidden")
+        check_positive(layers, "TetrisEGNN", "layers")
         self.embedding = nn.Linear(1, hidden)
         self.layers = nn.ModuleList(EGNNConv(hidden, hidden, hidden) for _ in range(layers))
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, CLASSES))
@@ -190,6 +229,7 @@ class TetrisMLP(_Tetris):
 
     def __init__(self, hidden: int = 55) -> None:
         super().__init__(pullback(label_rep(O3()), E(3)))
+        check_positive(hidden, "TetrisMLP", "hidden")
         self.point_mlp = nn.Sequential(
             nn.Linear(1 + 3, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU()
         )
@@ -215,6 +255,8 @@ class TetrisGNN(_Tetris):
 
     def __init__(self, hidden: int = 32, layers: int = 4) -> None:
         super().__init__(pullback(label_rep(O3()), E(3)))
+        check_positive(hidden, "TetrisGNN", "hidden")
+        check_positive(layers, "TetrisGNN", "layers")
         self.embedding = nn.Linear(1 + 3, hidden)
         self.layers = nn.ModuleList(GNNConv(hidden, hidden, hidden) for _ in range(layers))
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, CLASSES))

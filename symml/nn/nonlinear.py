@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from symml.nn._checks import check_rep
 from symml.nn._types import is_trivial, parts
 from symml.reps import Rep, trivial
 
@@ -24,7 +25,7 @@ def gated(rep: Rep, gates_after_scalars: bool = False) -> Rep:
         >>> gated(2 * standard(O(3)) + trivial(O(3))).dim  # 7 + one gate per vector
         9
     """
-    all_parts = parts(rep)
+    all_parts = parts(check_rep(rep, "gated"))
     gates = sum(not is_trivial(p) for p in all_parts)
     if not gates:
         return rep
@@ -99,6 +100,7 @@ class GatedNonlinearity(nn.Module):
 
     def __init__(self, rep: Rep, gates_after_scalars: bool = False) -> None:
         super().__init__()
+        check_rep(rep, "GatedNonlinearity")
         self.rep_in, self.rep_out = gated(rep, gates_after_scalars), rep
         self.group, self.gates_after_scalars = rep.group, gates_after_scalars
         part_of, scalar = _coordinate_parts(rep)
@@ -253,7 +255,7 @@ class NormNonlinearity(nn.Module):
 
     def __init__(self, rep: Rep) -> None:
         super().__init__()
-        self.rep_in = self.rep_out = rep
+        self.rep_in = self.rep_out = check_rep(rep, "NormNonlinearity")
         self.group = rep.group
         part_of, scalar = _coordinate_parts(rep)
         self.register_buffer("_part_of", part_of, persistent=False)
@@ -292,6 +294,12 @@ class PointwiseNonlinearity(nn.Module):
 
     def __init__(self, rep: Rep, function: Callable[[Tensor], Tensor] = torch.relu) -> None:
         super().__init__()
+        check_rep(rep, "PointwiseNonlinearity")
+        if not callable(function):
+            raise TypeError(
+                f"PointwiseNonlinearity: expected function to be callable, e.g. torch.relu (got "
+                f"{type(function).__name__} {function!r})"
+            )
         if not rep.is_permutation:
             raise ValueError(
                 f"PointwiseNonlinearity: {rep} is not a permutation representation, so an "

@@ -10,7 +10,13 @@ from torch import Tensor
 from symml.groups import Elements, SemidirectProduct
 from symml.reps import irreps as _irreps
 from symml.reps.constructors import Irrep, irrep
-from symml.reps.intertwiners import intertwiners
+from symml.reps.intertwiners import (
+    MAX_REP_DIM,
+    MAX_SOLVE_UNKNOWNS,
+    _short,
+    intertwiners,
+    solve_cost,
+)
 from symml.reps.rep import Pullback, Rep, direct_sum
 
 _RANK_TOL = 1e-8
@@ -45,12 +51,22 @@ class Decomposition:
 def decompose(rep: Rep) -> Decomposition:
     """Decompose ``rep`` into irreps (numerically, through Hom_G(ψ, ρ) for each candidate ψ).
 
+    Each candidate irrep ψ costs one eigensolve per block of Hom_G(ψ, ρ); a representation
+    whose solves would together cost more than one solve at the limit (`MAX_SOLVE_UNKNOWNS`
+    unknowns, about 30 s on one core), or of dimension above `MAX_REP_DIM`, is refused up front
+    with a ValueError rather than after minutes of work.
+
     Example:
         >>> from symml.groups import Cyclic
         >>> from symml.reps import regular
         >>> print(decompose(regular(Cyclic(4))))
         1xirrep(Cyclic(4), 0) + 1xirrep(Cyclic(4), 1) + 1xirrep(Cyclic(4), 2)
     """
+    if rep.dim > MAX_REP_DIM:
+        raise ValueError(
+            f"decompose: expected a representation of dimension <= MAX_REP_DIM = {MAX_REP_DIM} "
+            f"(got {rep.dim} for {_short(rep)}); decompose its direct-sum parts one at a time"
+        )
     if isinstance(rep, Irrep):
         return Decomposition(((rep, 1),), torch.eye(rep.dim, dtype=torch.float64))
     if isinstance(rep, Pullback):
@@ -66,10 +82,19 @@ def decompose(rep: Rep) -> Decomposition:
             f"decompose: irreps of {group!r} are not tabulated, so {rep} cannot be decomposed "
             "(intertwiners() still works: it solves the constraint directly)"
         ) from err
+    candidates = [irrep(group, key) for key in keys]
+    cost = sum(solve_cost(psi, rep) for psi in candidates)
+    budget = MAX_SOLVE_UNKNOWNS**3
+    if cost > budget:
+        raise ValueError(
+            f"decompose: expected at most the work of one {MAX_SOLVE_UNKNOWNS}-unknown solve "
+            f"(got {len(candidates)} candidate irreps of {group!r} against {_short(rep)} of dim "
+            f"{rep.dim}, {cost / budget:.1f}× that); decompose a smaller representation, e.g. "
+            "its direct-sum parts one at a time, or use a smaller group"
+        )
     found: list[tuple[Rep, int]] = []
     columns: list[Tensor] = []
-    for key in keys:
-        psi = irrep(group, key)
+    for psi in candidates:
         copies = _isotypic_copies(intertwiners(psi, rep), psi.dim)
         if copies:
             found.append((psi, len(copies)))

@@ -7,6 +7,15 @@ entries of W, which hold for every element once they hold for these. With ``vec`
 
 Direct sums are solved block by block, Hom(⊕_i A_i, ⊕_j B_j) = ⊕_{i,j} Hom(A_i, B_j), each block
 memoised: ``4 * regular(D8)`` costs one 16×16 solve instead of one in 4096 unknowns.
+
+Limits, checked before anything is allocated (a one-line ValueError says what to do instead):
+
+- `MAX_REP_DIM`: each representation has at most 4096 dimensions (the basis is dense).
+- `MAX_SOLVE_UNKNOWNS`: one block that is not a direct sum has at most 4096 unknowns
+  ``d_in·d_out``: its system is an ``n×n`` float64 matrix (128 MiB, about 30 s to solve on one
+  core at the limit); ``regular(Cyclic(300))`` to itself would need 90,000 (65 GB).
+- `MAX_BASIS_ENTRIES`: the returned dense basis ``[k, d_out, d_in]`` has at most 2**27 entries
+  (1 GiB of float64); the layers in `symml.nn` never build it, they solve block by block.
 """
 
 from __future__ import annotations
@@ -21,6 +30,13 @@ from symml.reps.product import FactorPullback
 from symml.reps.rep import ChangeOfBasis, DirectSum, Pullback, Rep, _check_group
 
 _NULL_TOL = 1e-9
+
+MAX_REP_DIM = 4096
+"""Largest representation dimension `intertwiners` and `decompose` accept."""
+MAX_SOLVE_UNKNOWNS = 4096
+"""Most unknowns ``d_in·d_out`` of one direct solve (its system is ``n×n`` float64)."""
+MAX_BASIS_ENTRIES = 2**27
+"""Most entries ``k·d_out·d_in`` of a basis `intertwiners` returns (1 GiB of float64)."""
 
 
 def intertwiners(rep_in: Rep, rep_out: Rep) -> Tensor:
@@ -38,7 +54,61 @@ def intertwiners(rep_in: Rep, rep_out: Rep) -> Tensor:
         torch.Size([1, 1, 4])
     """
     _check_group(rep_in, rep_out, "intertwiners")
+    check_solvable(rep_in, rep_out, "intertwiners")
     return _solve(rep_in, rep_out).clone()
+
+
+def check_solvable(rep_in: Rep, rep_out: Rep, owner: str = "intertwiners") -> None:
+    """Raise a one-line ValueError, before anything is allocated, when Hom_G(ρ_in, ρ_out) is
+    beyond `MAX_REP_DIM` or one of its blocks beyond `MAX_SOLVE_UNKNOWNS`."""
+    if rep_in.dim * rep_out.dim <= MAX_SOLVE_UNKNOWNS:
+        return  # no block can be larger than the whole: the usual case, one multiplication
+    for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
+        if rep.dim > MAX_REP_DIM:
+            raise ValueError(
+                f"{owner}: expected representations of dimension <= MAX_REP_DIM = {MAX_REP_DIM} "
+                f"(got {name} = {_short(rep)} of dimension {rep.dim}); use a smaller "
+                "representation, or a smaller group"
+            )
+    block = _largest_block(rep_in, rep_out)
+    if block is not None:
+        a, b = block
+        raise ValueError(
+            f"{owner}: expected at most MAX_SOLVE_UNKNOWNS = {MAX_SOLVE_UNKNOWNS} unknowns per "
+            f"block (got {a.dim * b.dim} for {_short(a)} → {_short(b)}: a {a.dim * b.dim}² "
+            f"float64 system, {8 * (a.dim * b.dim) ** 2 / 1e9:.1f} GB); write the reps as direct "
+            "sums of smaller parts (solved block by block), e.g. decompose(rep).rep: the same "
+            "rep in the basis decompose(rep).change_of_basis"
+        )
+
+
+def solve_cost(rep_in: Rep, rep_out: Rep) -> int:
+    """``Σ n³`` over the distinct blocks `_solve` would solve directly (n = unknowns of each):
+    the leading cost of their eigensolves, for budgets such as `decompose`'s."""
+    parts_in, parts_out = _summands(rep_in), _summands(rep_out)
+    if len(parts_in) == 1 and len(parts_out) == 1:
+        return (rep_in.dim * rep_out.dim) ** 3
+    return sum(solve_cost(a, b) for a in dict.fromkeys(parts_in) for b in dict.fromkeys(parts_out))
+
+
+def _short(rep: Rep, width: int = 60) -> str:
+    text = str(rep)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _largest_block(rep_in: Rep, rep_out: Rep) -> tuple[Rep, Rep] | None:
+    """A pair of parts that `_solve` would solve directly with too many unknowns (None if none);
+    walks the same split into direct-sum parts, without solving anything."""
+    parts_in, parts_out = _summands(rep_in), _summands(rep_out)
+    if len(parts_in) == 1 and len(parts_out) == 1:
+        return (rep_in, rep_out) if rep_in.dim * rep_out.dim > MAX_SOLVE_UNKNOWNS else None
+    for a in dict.fromkeys(parts_in):  # equal parts are solved once (memoised)
+        for b in dict.fromkeys(parts_out):
+            if a.dim * b.dim > MAX_SOLVE_UNKNOWNS:
+                found = _largest_block(a, b)
+                if found is not None:
+                    return found
+    return None
 
 
 def constraint_generators(rep: Rep) -> list[Tensor]:
@@ -135,12 +205,21 @@ def _solve(rep_in: Rep, rep_out: Rep) -> Tensor:
     parts_in, parts_out = _summands(rep_in), _summands(rep_out)
     if len(parts_in) == 1 and len(parts_out) == 1:
         return _solve_direct(rep_in, rep_out)
+    solved = [[_solve(part_in, part_out) for part_in in parts_in] for part_out in parts_out]
+    k = sum(len(block) for row_blocks in solved for block in row_blocks)
+    if k * rep_out.dim * rep_in.dim > MAX_BASIS_ENTRIES:
+        # the blocks are small; only the dense basis they would be copied into is too large
+        raise ValueError(
+            f"intertwiners: expected a basis of at most MAX_BASIS_ENTRIES = {MAX_BASIS_ENTRIES} "
+            f"entries (got {k} maps of {rep_out.dim}×{rep_in.dim}, "
+            f"{8 * k * rep_out.dim * rep_in.dim / 1e9:.1f} GB as float64); build the layer with "
+            "symml.nn.EquivariantLinear, which keeps the basis block by block"
+        )
     blocks = []
     row = 0
-    for part_out in parts_out:
+    for part_out, row_blocks in zip(parts_out, solved, strict=True):
         col = 0
-        for part_in in parts_in:
-            block = _solve(part_in, part_out)
+        for part_in, block in zip(parts_in, row_blocks, strict=True):
             if len(block):
                 full = block.new_zeros(len(block), rep_out.dim, rep_in.dim)
                 full[:, row : row + part_out.dim, col : col + part_in.dim] = block

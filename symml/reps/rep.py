@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from symml.reps.decompose import Decomposition
 
 _TABLE_MAX_ORDER = 4096  # finite groups up to this order tabulate all matrices once
+# ... unless the table [|G|, d, d] would pass this many entries (128 MiB of float64): the table of
+# regular(Cyclic(1000)) alone would take 8 GB to save recomputing a few matrices
+_TABLE_MAX_ENTRIES = 2**24
 
 
 class Rep(abc.ABC):
@@ -63,7 +66,11 @@ class Rep(abc.ABC):
         _check_same_group(self.group, g, f"{self}")
         if dtype is None:
             dtype = g.data.dtype if g.data.is_floating_point() else torch.get_default_dtype()
-        if isinstance(self.group, FiniteGroup) and self.group.order <= _TABLE_MAX_ORDER:
+        if (
+            isinstance(self.group, FiniteGroup)
+            and self.group.order <= _TABLE_MAX_ORDER
+            and self.group.order * self.dim**2 <= _TABLE_MAX_ENTRIES
+        ):
             table = self._table.to(device=g.device)
             return table[self.group.index_of(g)].to(dtype)
         return self._matrices(g.data).to(dtype)

@@ -233,13 +233,9 @@ def _final_result(
     """Test, transformed-test and equivariance metrics of the selected model: the only place
     the test split is read."""
     batch_size = config.trainer.eval_batch_size
-    sets = [("test", data.test), *data.transformed.items()]
-    sets += [
-        (f"{name} {angle:.0f} rad", ds)
-        for name, pts in data.angle_curves.items()
-        for angle, ds in pts
-    ]
-    total = sum(len(ds) for ds in sets)
+    sets: list[Any] = [data.test, *data.transformed.values()]
+    sets += [ds for points in data.angle_curves.values() for _, ds in points]
+    total = sum(len(ds) for ds in sets)  # samples to evaluate: the progress bar's length
     start = time.perf_counter()
     show = config.trainer.progress and ctx.writer
     with Progress(*COLUMNS, console=ctx.console, disable=not show, transient=True) as progress:

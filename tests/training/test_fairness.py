@@ -269,7 +269,9 @@ def test_a_named_budget_applies_its_overrides(
         app, ["reproduce", "small", "--runs-dir", str(runs), "--budget", "paper"]
     )
     assert result.exit_code == 0, result.output
-    results = [json.loads(p.read_text()) for p in (runs / "small" / "paper").glob("*/*/result.json")]
+    results = [
+        json.loads(p.read_text()) for p in (runs / "small" / "paper").glob("*/*/result.json")
+    ]
     assert sorted((r["train_size"], r["seed"]) for r in results) == [
         (16, 0), (16, 1), (32, 0), (32, 1)
     ]  # fmt: skip

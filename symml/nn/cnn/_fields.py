@@ -18,6 +18,10 @@ from symml.groups import (
     grid_exact,
     group_from_name,
 )
+
+# re-exported: the cnn layers and the image models import these checks from here
+from symml.nn._checks import check_choice as check_choice
+from symml.nn._checks import check_positive as check_positive
 from symml.reps import DirectSum, GridRep, Rep, intertwiners, regular, trivial
 
 PLANAR = (Cyclic, Dihedral, SO2, O2)
@@ -125,15 +129,3 @@ def check_images(x: Tensor, channels: int, owner: str) -> None:
         raise TypeError(
             f"{owner}: expected a floating-point tensor (got {x.dtype}); convert with x.float()"
         )
-
-
-def check_positive(value: object, owner: str, argument: str, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{owner}: expected an integer {argument} >= {minimum} (got {value!r})")
-    return value
-
-
-def check_choice(value: object, choices: tuple[str, ...], owner: str, argument: str) -> str:
-    if value not in choices:
-        raise ValueError(f"{owner}: expected {argument} in {list(choices)} (got {value!r})")
-    return str(value)

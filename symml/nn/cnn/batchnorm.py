@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from symml.nn._checks import check_real
 from symml.nn.cnn._fields import check_images, fibre_of, invariant_basis, runs
 from symml.reps import GridRep, Rep
 
@@ -57,7 +58,12 @@ class EquivariantBatchNorm(nn.Module):
         fibre = fibre_of(rep, type(self).__name__)
         self.group = fibre.group
         self.rep_in = self.rep_out = GridRep(fibre)
-        self.eps, self.momentum, self.affine = eps, momentum, affine
+        owner = type(self).__name__
+        self.eps = check_real(eps, owner, "eps", positive=True)
+        self.momentum = check_real(momentum, owner, "momentum")
+        if not 0.0 <= self.momentum <= 1.0:
+            raise ValueError(f"{owner}: expected momentum in [0, 1] (got {momentum!r})")
+        self.affine = affine
         # per run of equal fields: (field dim, copies, first channel, first field, first β)
         self._runs: list[tuple[int, int, int, int, int]] = []
         n_fields = n_invariant = 0

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from symml.groups import Elements, FiniteGroup, act_on_images
-from symml.nn.cnn._fields import grid_exact_group
+from symml.nn.cnn._fields import check_positive, grid_exact_group, point_group
 
 _RING_SIGMA = 0.6  # width of the Gaussian rings, in pixels
 _OUTER_SIGMA = 0.4  # the outermost ring is cut by the kernel border: keep it narrower
@@ -83,7 +83,8 @@ class FilterExpansion(nn.Module):
     """Builds the conv2d filter bank of a lifting or group convolution from its free filters.
 
     Args:
-        group: C_N or D_N (the output fields are regular fields of it).
+        group: C_N or D_N, or a name such as ``"C4"`` or ``"p4m"`` (the output fields are regular
+            fields of it).
         in_fields: number of input fields (images channels for a lifting convolution).
         kernel_size: side of the square kernel.
         lifting: input fields are scalars (trivial) instead of regular fields.
@@ -109,12 +110,16 @@ class FilterExpansion(nn.Module):
     basis: Tensor | None
 
     def __init__(
-        self, group: FiniteGroup, in_fields: int, kernel_size: int, *, lifting: bool = False
+        self, group: FiniteGroup | str, in_fields: int, kernel_size: int, *, lifting: bool = False
     ) -> None:
         super().__init__()
+        owner = type(self).__name__
+        point = point_group(group, owner)
+        assert isinstance(point, FiniteGroup)  # point_group(finite=True) returns C_N / D_N
+        group = point
         self.group = group
-        self.in_fields = in_fields
-        self.kernel_size = kernel_size
+        self.in_fields = check_positive(in_fields, owner, "in_fields")
+        self.kernel_size = kernel_size = check_positive(kernel_size, owner, "kernel_size")
         self.lifting = lifting
         self.exact = grid_exact_group(group)
         order = group.order

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from symml.nn.cnn._fields import (
     check_choice,
     check_images,
+    check_positive,
     fibre_of,
     fields,
     runs,
@@ -26,6 +27,22 @@ from symml.nn.cnn.export import traced
 from symml.reps import GridRep, Rep, trivial
 
 _GROUP_MODES = ("max", "mean")
+
+
+def _window(
+    kernel_size: object, stride: object, padding: object, owner: str
+) -> tuple[int, int, int]:
+    """``(kernel_size, stride, padding)`` checked as torch's pooling needs them (torch itself
+    would only complain at the first forward, and about ``pad``)."""
+    kernel = check_positive(kernel_size, owner, "kernel_size")
+    step = kernel if stride is None else check_positive(stride, owner, "stride")
+    pad = check_positive(padding, owner, "padding", minimum=0)
+    if pad > kernel // 2:
+        raise ValueError(
+            f"{owner}: expected padding <= kernel_size // 2 = {kernel // 2} (got padding={pad}); "
+            "pad the input beforehand or use a larger window"
+        )
+    return kernel, step, pad
 
 
 def _require_permutation(fibre: Rep, owner: str, instead: str) -> None:
@@ -193,8 +210,9 @@ class SpatialMaxPool2d(_SpatialPool):
         padding: int = 0,
     ) -> None:
         super().__init__(rep)
-        _require_permutation(self.rep_in.fibre, type(self).__name__, "SpatialAvgPool2d")
-        self.pool = nn.MaxPool2d(kernel_size, stride, padding)
+        owner = type(self).__name__
+        _require_permutation(self.rep_in.fibre, owner, "SpatialAvgPool2d")
+        self.pool = nn.MaxPool2d(*_window(kernel_size, stride, padding, owner))
 
 
 class SpatialAvgPool2d(_SpatialPool):
@@ -220,7 +238,7 @@ class SpatialAvgPool2d(_SpatialPool):
         padding: int = 0,
     ) -> None:
         super().__init__(rep)
-        self.pool = nn.AvgPool2d(kernel_size, stride, padding)
+        self.pool = nn.AvgPool2d(*_window(kernel_size, stride, padding, type(self).__name__))
 
 
 class InvariantPool(nn.Module):

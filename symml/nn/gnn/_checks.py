@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from symml.nn._checks import check_finite
+
 
 def _shape(value: object) -> str:
     return str(list(value.shape)) if isinstance(value, Tensor) else type(value).__name__
@@ -64,10 +66,8 @@ def check_graph(
                 f"{name}: `edge_index` refers to nodes {low}...{high}, but the graph has "
                 f"{num_nodes} nodes (valid: 0...{num_nodes - 1})"
             )
-    # a finite sum proves every entry finite (NaN and ±inf propagate), in one pass; only a
-    # non-finite sum (an entry or an overflow) needs the exact test
-    if pos is not None and not (bool(pos.sum().isfinite()) or bool(torch.isfinite(pos).all())):
-        raise ValueError(f"{name}: pos contains NaN or infinite coordinates")
+    if pos is not None:
+        check_finite(pos, name, "pos")
 
 
 def check_nodes(

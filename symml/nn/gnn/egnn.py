@@ -7,6 +7,13 @@ from typing import Literal, cast
 from torch import Tensor, nn
 
 from symml.groups import E
+from symml.nn._checks import (
+    check_finite,
+    check_like,
+    check_positive,
+    check_real,
+    reference_tensor,
+)
 from symml.nn.gnn._checks import (
     check_edges,
     check_graph,
@@ -93,8 +100,7 @@ class EGNNConv(nn.Module):
         out_features = in_features if out_features is None else out_features
         check_sizes("EGNNConv", in_features=in_features, out_features=out_features, hidden=hidden)
         check_sizes("EGNNConv", dim=dim)
-        if edge_dim < 0:
-            raise ValueError(f"EGNNConv: expected edge_dim >= 0 (got {edge_dim})")
+        check_positive(edge_dim, "EGNNConv", "edge_dim", minimum=0)
         if residual and out_features != in_features:
             raise ValueError(
                 f"EGNNConv: residual=True adds h to φ_h(...), so out_features must equal "
@@ -103,8 +109,8 @@ class EGNNConv(nn.Module):
         for name, value in (("aggr", aggr), ("coords_aggr", coords_aggr)):
             if value not in ("sum", "mean"):
                 raise ValueError(f"EGNNConv: expected {name} 'sum' or 'mean' (got {value!r})")
-        if clamp is not None and not clamp > 0:
-            raise ValueError(f"EGNNConv: expected clamp > 0 or None (got {clamp!r})")
+        if clamp is not None:
+            clamp = check_real(clamp, "EGNNConv", "clamp", positive=True, also=" or None")
         self.in_features, self.out_features, self.hidden = in_features, out_features, hidden
         self.dim, self.edge_dim, self.velocity, self.residual = dim, edge_dim, velocity, residual
         self.options = EdgeOptions(
@@ -151,11 +157,16 @@ class EGNNConv(nn.Module):
         edge_attr: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         n = check_nodes("EGNNConv", "h", h, None, self.in_features)
+        check_like(h, reference_tensor(self), "EGNNConv", "h")
+        if isinstance(pos, Tensor):
+            check_like(pos, h, "EGNNConv", "pos")
         check_graph("EGNNConv", pos, edge_index, n, self.dim)
         check_nodes("EGNNConv", "pos", pos, n, self.dim)
         if self.velocity and vel is None:
             raise ValueError("EGNNConv: built with velocity=True, so forward needs vel [N, dim]")
         check_nodes("EGNNConv", "vel", vel, n, self.dim)
+        if vel is not None:
+            check_finite(vel, "EGNNConv", "vel")
         check_edges("EGNNConv", edge_attr, edge_index.shape[1], self.edge_dim)
         first, second = _linear(self.edge_mlp[0]), _linear(self.edge_mlp[2])
         coord_hidden, coord_out = _linear(self.coord_mlp[0]), _linear(self.coord_mlp[2])

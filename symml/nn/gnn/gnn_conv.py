@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from symml.groups import E
+from symml.nn._checks import check_like, check_positive, reference_tensor
 from symml.nn.gnn._checks import (
     check_edges,
     check_graph,
@@ -67,8 +68,7 @@ class GNNConv(nn.Module):
         out_features = in_features if out_features is None else out_features
         check_sizes("GNNConv", in_features=in_features, out_features=out_features, hidden=hidden)
         check_sizes("GNNConv", dim=dim)
-        if edge_dim < 0:
-            raise ValueError(f"GNNConv: expected edge_dim >= 0 (got {edge_dim})")
+        check_positive(edge_dim, "GNNConv", "edge_dim", minimum=0)
         if residual and out_features != in_features:
             raise ValueError(
                 f"GNNConv: residual=True needs out_features == in_features ({in_features}), got "
@@ -101,6 +101,7 @@ class GNNConv(nn.Module):
 
     def forward(self, h: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
         n = check_nodes("GNNConv", "h", h, None, self.in_features)
+        check_like(h, reference_tensor(self), "GNNConv", "h")
         check_graph("GNNConv", None, edge_index, n)
         check_edges("GNNConv", edge_attr, edge_index.shape[1], self.edge_dim)
         first, second = _linear(self.edge_mlp[0]), _linear(self.edge_mlp[2])

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
 from symml.groups import E
+from symml.nn._checks import check_finite, check_like, check_positive, reference_tensor
 from symml.nn.gnn._checks import check_edges, check_graph, check_nodes, check_sizes
 from symml.reps import GraphRep, PointRep
 
@@ -46,8 +47,7 @@ class RadialFieldConv(MessagePassing):
     ) -> None:
         super().__init__(aggr="mean")
         check_sizes("RadialFieldConv", hidden=hidden, dim=dim)
-        if edge_dim < 0:
-            raise ValueError(f"RadialFieldConv: expected edge_dim >= 0 (got {edge_dim})")
+        check_positive(edge_dim, "RadialFieldConv", "edge_dim", minimum=0)
         self.hidden, self.dim, self.edge_dim, self.velocity = hidden, dim, edge_dim, velocity
         last = nn.Linear(hidden, 1, bias=False)
         nn.init.xavier_uniform_(last.weight, gain=0.001)
@@ -69,12 +69,15 @@ class RadialFieldConv(MessagePassing):
         edge_attr: Tensor | None = None,
     ) -> Tensor:
         n = check_nodes("RadialFieldConv", "pos", pos, None, self.dim)
+        check_like(pos, reference_tensor(self), "RadialFieldConv", "pos")
         check_graph("RadialFieldConv", pos, edge_index, n, self.dim)
         if self.velocity and vel is None:
             raise ValueError(
                 "RadialFieldConv: built with velocity=True, so forward needs vel [N, dim]"
             )
         check_nodes("RadialFieldConv", "vel", vel, n, self.dim)
+        if vel is not None:
+            check_finite(vel, "RadialFieldConv", "vel")
         check_edges("RadialFieldConv", edge_attr, edge_index.shape[1], self.edge_dim)
         out = pos + self.propagate(edge_index, pos=pos, edge_attr=edge_attr)
         if self.vel_mlp is not None:

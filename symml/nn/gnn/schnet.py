@@ -6,6 +6,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.models.schnet import GaussianSmearing, InteractionBlock
 
 from symml.groups import E
+from symml.nn._checks import check_like, check_real, reference_tensor
 from symml.nn.gnn._checks import check_graph, check_nodes, check_sizes
 from symml.reps import GraphRep, NodeRep, trivial
 
@@ -54,8 +55,7 @@ class SchNetConv(nn.Module):
         filters = channels if filters is None else filters
         check_sizes("SchNetConv", channels=channels, filters=filters, gaussians=gaussians)
         check_sizes("SchNetConv", dim=dim)
-        if not cutoff > 0:
-            raise ValueError(f"SchNetConv: expected cutoff > 0 (got {cutoff!r})")
+        cutoff = check_real(cutoff, "SchNetConv", "cutoff", positive=True)
         self.channels, self.cutoff, self.dim = channels, cutoff, dim
         self.expansion = GaussianSmearing(0.0, cutoff, gaussians)
         self.interaction = InteractionBlock(channels, gaussians, filters, cutoff)
@@ -66,6 +66,9 @@ class SchNetConv(nn.Module):
 
     def forward(self, h: Tensor, pos: Tensor, edge_index: Tensor) -> Tensor:
         n = check_nodes("SchNetConv", "h", h, None, self.channels)
+        check_like(h, reference_tensor(self), "SchNetConv", "h")
+        if isinstance(pos, Tensor):
+            check_like(pos, h, "SchNetConv", "pos")
         check_graph("SchNetConv", pos, edge_index, n, self.dim)
         check_nodes("SchNetConv", "pos", pos, n, self.dim)
         src, dst = edge_index

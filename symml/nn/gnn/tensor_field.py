@@ -14,6 +14,13 @@ from torch.nn import functional as F
 from torch_geometric.utils import scatter
 
 from symml.groups import O3, SE, SO3, E, SemidirectProduct
+from symml.nn._checks import (
+    check_choice,
+    check_like,
+    check_positive,
+    check_real,
+    reference_tensor,
+)
 from symml.nn.gnn._checks import check_edges, check_graph, check_nodes, check_sizes
 from symml.reps import GraphRep, NodeRep, Rep, from_e3nn, pullback, to_e3nn
 from symml.reps.rep import Pullback
@@ -100,11 +107,9 @@ class TensorFieldConv(nn.Module):
         if isinstance(lmax, bool) or not isinstance(lmax, int) or lmax < 0:
             raise ValueError(f"TensorFieldConv: expected lmax as an integer >= 0 (got {lmax!r})")
         check_sizes("TensorFieldConv", num_basis=num_basis, radial_hidden=radial_hidden)
-        if edge_dim < 0 or not max_radius > 0 or aggr not in ("mean", "sum"):
-            raise ValueError(
-                "TensorFieldConv: expected edge_dim >= 0, max_radius > 0 and aggr 'mean' or "
-                f"'sum' (got {edge_dim!r}, {max_radius!r}, {aggr!r})"
-            )
+        check_positive(edge_dim, "TensorFieldConv", "edge_dim", minimum=0)
+        check_real(max_radius, "TensorFieldConv", "max_radius", positive=True)
+        check_choice(aggr, ("mean", "sum"), "TensorFieldConv", "aggr")
         chiral = isinstance(point_in.group, SO3)
         self.group: SemidirectProduct = SE(3) if chiral else E(3)
         self.rep_in = GraphRep(self.group, node=pullback(point_in, self.group))
@@ -151,6 +156,9 @@ class TensorFieldConv(nn.Module):
         self, x: Tensor, pos: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None
     ) -> Tensor:
         n = check_nodes("TensorFieldConv", "x", x, None, self.in_dim)
+        check_like(x, reference_tensor(self), "TensorFieldConv", "x")
+        if isinstance(pos, Tensor):
+            check_like(pos, x, "TensorFieldConv", "pos")
         check_graph("TensorFieldConv", pos, edge_index, n, 3)
         check_nodes("TensorFieldConv", "pos", pos, n, 3)
         check_edges("TensorFieldConv", edge_attr, edge_index.shape[1], self.edge_dim)
