@@ -403,7 +403,12 @@ class RunsFailed(Exception):
 
 def _first_line(err: BaseException) -> str:
     if isinstance(err, OSError) and err.filename is not None and err.strerror:
-        return f"{err.filename}: {err.strerror}"
+        if isinstance(err, FileNotFoundError):
+            return f"{err.filename}: {err.strerror}; check the path"
+        return (
+            f"{err.filename}: {err.strerror}; check that symml can write there (permissions, a "
+            "file in the way, free space) or choose another folder"
+        )
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
 

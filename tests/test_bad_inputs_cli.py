@@ -141,6 +141,27 @@ def _first_epoch_divergence(tmp: Path, out: str) -> None:
     assert log is not None and Path(log.group(1)).is_file()
 
 
+def _records(tmp: Path) -> Path:
+    result = CliRunner().invoke(app, _run(tmp))
+    assert result.exit_code == 0, result.output
+    return tmp / "runs"
+
+
+def _cache_under_a_file(tmp: Path) -> list[str]:
+    _write(tmp / "file", {})
+    os.environ["SYMML_CACHE_DIR"] = str(tmp / "file" / "cache")  # restored by monkeypatch
+    data = {"name": "nbody_charged", "options": {"size": 8}, "val_size": 4, "test_size": 4}
+    config = {**SMALL, "data": data, "model": {"name": "gnn", "options": {"hidden": 8}}}
+    return _run(tmp, config=config)
+
+
+def _corrupt_run_result(tmp: Path) -> list[str]:
+    folder = _run_dir(tmp)
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text("{}")
+    return _run(tmp)
+
+
 def _no_training(tmp: Path, out: str) -> None:
     assert not list((tmp / "runs").glob("*/*/metrics.jsonl"))
 
@@ -292,6 +313,21 @@ CASES = [
         _mixed_report,
         2,
         r"both have seed 0; .*experiment=NAME",
+    ),
+    Case(
+        "a report folder under a file",
+        lambda t: ["report", str(_records(t)), "--out", str(_write(t / "file", {}) / "report")],
+        2,
+        r"Not a directory|File exists",
+    ),
+    Case(
+        "a cache folder under a file",
+        _cache_under_a_file,
+        2,
+        r"cache",
+    ),
+    Case(
+        "result.json holding {} under symml run", _corrupt_run_result, 0, r"set aside", _retrained
     ),
     Case(
         "a group name that is not one",
