@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 
 # The quick-start study: equivariant models vs plain and augmented baselines on N-body and on
 # upright MNIST tested at 24 rotation angles, trained here (not taken from the committed records,
-# which experiments/quickstart/results/cpu reports for comparison); about 7.5 minutes on 2 cores.
+# which experiments/quickstart/results/cpu reports for comparison); 6.5-7.5 minutes on 2 cores.
 # Online, MNIST is fetched (checksummed) first if symml does not find it; offline, the study goes
 # on without its image part, which `symml reproduce` skips with a note.
 demo: setup
