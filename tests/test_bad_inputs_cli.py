@@ -210,7 +210,12 @@ CASES = [
         r"result.json: corrupt result.json.*set aside as result.json.corrupt",
         _retrained,
     ),
-    Case("corrupt failed.json", _corrupt_failed, 0, r"failed.json: unreadable .*tried again"),
+    Case(
+        "corrupt failed.json",
+        _corrupt_failed,
+        0,
+        r"failed.json: unreadable .*set aside as failed.json.corrupt; the run is trained again",
+    ),
     Case(
         "unknown launcher",
         lambda t: [*_sweep(t, {"seed": [0]}), "--launcher", "slurm"],
@@ -324,7 +329,7 @@ CASES = [
         "a cache folder under a file",
         _cache_under_a_file,
         2,
-        r"cache",
+        r"cannot create symml's cache folder \(Not a directory\); set SYMML_CACHE_DIR",
     ),
     Case(
         "result.json holding {} under symml run", _corrupt_run_result, 0, r"set aside", _retrained

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import re
 import shutil
 import time
@@ -129,13 +128,7 @@ def recorded_result(run: RunDir, console: Console | None = None) -> dict[str, An
     try:
         return read_result(run.result)
     except (OSError, ValueError) as err:
-        aside = run.result.with_name("result.json.corrupt")
-        os.replace(run.result, aside)
-        (console or Console(stderr=True)).print(
-            f"[yellow]warning: {str(err).splitlines()[0]} — set aside as {aside.name}; the run "
-            "is trained again[/yellow]",
-            soft_wrap=True,
-        )
+        run.set_aside(run.result, str(err).splitlines()[0], console or Console(stderr=True))
         return None
 
 

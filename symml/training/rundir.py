@@ -13,7 +13,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -35,20 +34,15 @@ def _file_mode() -> int:
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``path`` via a temp file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``path`` through a synced temp file in the same directory and ``os.replace``
+    (`symml._cache.atomic_write`), readable like a file ``open()`` would create."""
     raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
+
+    def fill(tmp: Path) -> None:
+        tmp.write_bytes(raw)
         os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    _cache.atomic_write(path, fill)
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -58,7 +52,12 @@ def write_json(path: Path, value: Any) -> None:
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """``torch.save`` through a synced temp file; load with ``torch.load(path,
     weights_only=True)``."""
-    _cache.atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+    def fill(tmp: Path) -> None:
+        torch.save(state, tmp)
+        os.chmod(tmp, _file_mode())
+
+    _cache.atomic_write(path, fill)
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,18 @@ class RunDir:
 
     def finished(self) -> bool:
         return self.result.exists()
+
+    def set_aside(self, record: Path, problem: str, console: Any) -> None:
+        """Move an unreadable record (``result.json``, ``failed.json``) to ``<name>.corrupt``
+        and say so on ``console``: the run is then trained again instead of failing every
+        later sweep, and the bad file stays for a look."""
+        aside = record.with_name(record.name + ".corrupt")
+        os.replace(record, aside)
+        console.print(
+            f"[yellow]warning: {problem} — set aside as {aside.name}; the run is trained "
+            "again[/yellow]",
+            soft_wrap=True,
+        )
 
     def remove_stale_temporaries(self) -> list[Path]:
         """Delete the ``.<name>.*.tmp`` files a killed writer left behind; returns them.

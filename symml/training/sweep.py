@@ -130,12 +130,8 @@ def _previous_failure(run: RunDir, console: Console) -> str | None:
     try:
         return str(json.loads(run.failed.read_text(encoding="utf-8"))["reason"])
     except (OSError, ValueError, KeyError, TypeError) as err:
-        aside = run.failed.with_name("failed.json.corrupt")
-        os.replace(run.failed, aside)
-        console.print(
-            f"[yellow]warning: {run.failed}: unreadable ({type(err).__name__}: {err}); set aside "
-            f"as {aside.name}, the run is tried again[/yellow]",
-            soft_wrap=True,
+        run.set_aside(
+            run.failed, f"{run.failed}: unreadable ({type(err).__name__}: {err})", console
         )
         return None
 
