@@ -1,7 +1,7 @@
 """How long does symml take to generate its synthetic datasets?
 
-- N-body: 10,000 charged-particle trajectories (PAPERS.md §4a, 5,000 steps each), the size of
-  EGNN's training pool. Goal: < 60 s on 2 cores.
+- N-body: 10,000 charged-particle trajectories (docs/published.md §4a, 5,000 steps each), the
+  size of EGNN's training pool. Goal: < 60 s on 2 cores.
 - Rotated MNIST: the full regenerated MNIST-rot (12,000 + 50,000 digits, bilinear rotations,
   uint8 rounding) from the MNIST files in ``$SYMML_DATA_DIR``. Goal: < 30 s. Its baseline, timed
   interleaved round by round, is the straightforward way to do the core of that work: one

@@ -1,7 +1,7 @@
 """EMLP: how long solving the weight bases and building the model take, and what a training step
 costs against the plain MLP of the same width.
 
-Measured for the two tasks of Finzi et al. (2021), PAPERS.md §5 — O(5): 2V → scalar; O(3)
+Measured for the two tasks of Finzi et al. (2021), docs/published.md §5 — O(5): 2V → scalar; O(3)
 inertia: 5 scalars + 5 vectors → symmetric 2-tensor — with 384 hidden channels, 3 layers:
 
 - solve (first): every intertwiner basis the model needs, after `clear_cache()` and with fresh
@@ -13,12 +13,12 @@ inertia: 5 scalars + 5 vectors → symmetric 2-tensor — with 384 hidden channe
   rounds); the ratio is the figure. Goals: build < 2 s, step <= 3x the MLP.
 
 The bilinear layers' per-sample contractions run in symml's compiled CPU kernel
-(`symml.nn._native`, built on first use); the same EMLP with them on stock torch ops is timed in
-the same rounds too (``stock contractions``), so the kernel's share of the figure is visible.
-The EMLP's layers multiply through oneDNN (`symml.nn._gemm`), which on this AMD CPU is about
-twice as fast as the MKL kernels behind ``nn.Linear``. So that the figure is not read as more
-than it is, the same MLP with its products routed through oneDNN too is timed in the same rounds
-(``MLP*``), and the ratio against it is printed next to the figure.
+(`symml.nn._kernels.native`, built on first use); the same EMLP with them on stock torch ops is
+timed in the same rounds too (``stock contractions``), so the kernel's share of the figure is
+visible. The EMLP's layers multiply through oneDNN (`symml.nn._kernels.gemm`), which on this AMD
+CPU is about twice as fast as the MKL kernels behind ``nn.Linear``. So that the figure is not read
+as more than it is, the same MLP with its products routed through oneDNN too is timed in the same
+rounds (``MLP*``), and the ratio against it is printed next to the figure.
 
 Run: ``.venv/bin/python benchmarks/bench_emlp.py``
 """
@@ -41,7 +41,8 @@ from _machine import cpu_model, load_average  # noqa: E402 - benchmarks/ is on s
 
 from symml.models import build, parameter_count  # noqa: E402
 from symml.models.emlp import EMLP, resolve_rep  # noqa: E402
-from symml.nn import _expansion, _gemm, _native  # noqa: E402
+from symml.nn import _expansion  # noqa: E402
+from symml.nn._kernels import gemm, native  # noqa: E402
 from symml.nn._types import field_types  # noqa: E402
 from symml.nn.bilinear import bilinear_paths  # noqa: E402
 from symml.reps import intertwiners  # noqa: E402
@@ -116,17 +117,17 @@ def _fresh_build_seconds(task: dict[str, str]) -> float:
 
 
 class _OneDNNLinear(torch.autograd.Function):
-    """``x Wᵀ + b`` with forward and backward products through `symml.nn._gemm` (oneDNN)."""
+    """``x Wᵀ + b`` with forward and backward products through `symml.nn._kernels.gemm` (oneDNN)."""
 
     @staticmethod
     def forward(ctx, x, w, b):  # type: ignore[no-untyped-def]
         ctx.save_for_backward(x, w)
-        return _gemm.linear(x, w, b)
+        return gemm.linear(x, w, b)
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[no-untyped-def]
         x, w = ctx.saved_tensors
-        return _gemm.mm(g, w), _gemm.mm(g.t(), x), g.sum(0)
+        return gemm.mm(g, w), gemm.mm(g.t(), x), g.sum(0)
 
 
 class _OneDNNMLPLinear(torch.nn.Linear):
@@ -162,7 +163,7 @@ def _step_times(task: dict[str, str]) -> tuple[float, float, float, float, int, 
         return (time.perf_counter() - start) / STEPS_PER_ROUND
 
     def stock_step(model: torch.nn.Module) -> float:
-        with _native.disabled():
+        with native.disabled():
             return step(model)
 
     step(emlp), stock_step(emlp), step(mlp), step(mlp_star)  # warm-up: allocator, first calls
@@ -189,7 +190,9 @@ def main() -> None:
     print(f"# cpu: {cpu_model()}, torch threads {THREADS}, load average {load_average()}")
     print(f"# hidden {HIDDEN} channels (uniform_rep), {LAYERS} layers, batch {BATCH}")
     print(f"# medians of {ROUNDS} rounds; fresh-process build: median of 3 processes")
-    kernel = "compiled (symml.nn._native)" if _native.available() else "unavailable: stock ops"
+    kernel = (
+        "compiled (symml.nn._kernels.native)" if native.available() else "unavailable: stock ops"
+    )
     print(f"# contraction kernel: {kernel}\n")
     figures: dict[str, float] = {}
     header = "| task | solve first (s) | solve memo (ms) | build, fresh process (s) | "

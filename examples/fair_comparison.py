@@ -41,12 +41,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         runs = Path(folder) / "runs"
         outcome = run_sweep(EXPERIMENT, runs, console=Console(quiet=True))
-        for r in sorted(outcome.results, key=lambda r: (r["label"], r["train_size"])):
-            verdict = "converged" if r["converged"] else r["convergence"] or "not judged"
+        for r in sorted(outcome.results, key=lambda r: (r.label, r.train_size)):
+            verdict = "converged" if r.converged else r.convergence or "not judged"
             print(
-                f"{r['label']:>8} N={r['train_size']:<4} test MSE {r['test']:8.4f} "
-                f"({r['metric_units']}), {r['steps']} steps, "
-                f"lr {r['tuned']['trainer.optimizer.lr']:g} — {verdict}"
+                f"{r.label:>8} N={r.train_size:<4} test MSE {r.test:8.4f} "
+                f"({r.metric_units}), {r.steps} steps, "
+                f"lr {r.tuned['trainer.optimizer.lr']:g} — {verdict}"
             )
         report = build_report(runs / "o5_fair")
         print("report:", ", ".join(p.name for p in report.files if p.suffix == ".md"))

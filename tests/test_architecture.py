@@ -1,12 +1,12 @@
 """The package tree is the architecture: each layer imports only from the layers before it.
 
-Order: _cache → groups → reps → nn → (models, data) → training → cli. ``symml/_cache.py`` (the
-self-healing on-disk cache that ``nn``'s compiled kernels and ``data`` both use) is the lowest
-layer: it may import no other symml module. ``models`` and ``data`` share a rank and must not
-import each other. ``testing`` may import groups, reps and nn only; of the library,
-only ``training`` and ``cli`` may import ``testing`` (they measure a trained model's equivariance
-error with it, DESIGN.md L4), never the layers it tests. The top-level ``symml/__init__.py`` is
-exempt: it may re-export from any layer.
+Order: _cache → groups → reps → nn → (models, data, testing) → training → cli (docs/design.md,
+"Layers"). ``symml/_cache.py`` (the self-healing on-disk cache that ``nn``'s compiled kernels and
+``data`` both use) is the lowest layer: it may import no other symml module. ``models``, ``data``
+and ``testing`` share a rank and must not import each other: ``testing`` checks the layers below
+it, and ``training`` (which measures every trained model's equivariance error with it) and
+``cli`` stand above it. The top-level ``symml/__init__.py`` is exempt: it may re-export from any
+layer.
 
 The checker reads source with :mod:`ast` (nothing is imported), so it sees imports inside functions
 and ``if TYPE_CHECKING:`` blocks too.
@@ -30,17 +30,15 @@ RANKS: dict[str, int] = {
     "nn": 2,
     "models": 3,
     "data": 3,
+    "testing": 3,  # the equivariance checker: below training, which measures runs with it
     "training": 4,
     "cli": 5,
 }
-TESTING = "testing"
-TESTING_MAY_IMPORT = frozenset({"groups", "reps", "nn"})
-MAY_IMPORT_TESTING = frozenset({"training", "cli"})
-LAYER_ORDER = "_cache → groups → reps → nn → (models, data) → training → cli"
+LAYER_ORDER = "_cache → groups → reps → nn → (models, data, testing) → training → cli"
 
 
 def _is_layer(name: str) -> bool:
-    return name in RANKS or name == TESTING
+    return name in RANKS
 
 
 def module_name(path: str) -> str:
@@ -96,7 +94,7 @@ def violations(path: str, source: str) -> list[str]:
     if src is None:  # symml/__init__.py re-exports the public surface
         return []
     problems: list[str] = []
-    if src != TESTING and src not in RANKS:
+    if src not in RANKS:
         problems.append(
             f"{path}: package {src!r} is not in the layer table; add it to RANKS in "
             f"tests/test_architecture.py (order: {LAYER_ORDER})"
@@ -112,18 +110,8 @@ def violations(path: str, source: str) -> list[str]:
                 f"{where}, the top-level package, which re-exports every layer; import from the "
                 f"layer itself (e.g. {PACKAGE}.groups)"
             )
-        elif dst == TESTING:
-            if src not in MAY_IMPORT_TESTING:
-                problems.append(
-                    f"{where}, but only training and cli may import {PACKAGE}.{TESTING} "
-                    f"(it is the test harness; move what you need into a library layer)"
-                )
         elif dst not in RANKS:
             problems.append(f"{where}, which is not a known layer (order: {LAYER_ORDER})")
-        elif src == TESTING:
-            if dst not in TESTING_MAY_IMPORT:
-                allowed = ", ".join(sorted(TESTING_MAY_IMPORT))
-                problems.append(f"{where}, but {TESTING!r} may import only {allowed}")
         elif RANKS[dst] >= RANKS[src]:
             kind = "a sibling layer" if RANKS[dst] == RANKS[src] else "a later layer"
             problems.append(f"{where}, {kind}; allowed order is {LAYER_ORDER}")
@@ -151,9 +139,10 @@ def test_layer_order(path: str) -> None:
         ("symml/nn/__init__.py", "from ..training import fit\n", r"'symml\.training'"),
         ("symml/models/m.py", "from symml.data import build\n", "a sibling layer"),
         ("symml/data/d.py", "from ..models import build\n", "a sibling layer"),
-        ("symml/models/m.py", "from symml.testing import check\n", r"may import symml\.testing"),
-        ("symml/nn/z.py", "def f() -> None:\n    from symml import testing\n", "symml.testing"),
-        ("symml/testing/t.py", "from symml.models import build\n", "may import only"),
+        ("symml/models/m.py", "from symml.testing import check\n", "a sibling layer"),
+        ("symml/nn/z.py", "def f() -> None:\n    from symml import testing\n", "a later layer"),
+        ("symml/testing/t.py", "from symml.models import build\n", "a sibling layer"),
+        ("symml/testing/t.py", "from symml.training import fit\n", "a later layer"),
         ("symml/groups/x.py", "from symml.nowhere import y\n", "not a known layer"),
         ("symml/utils/u.py", "import os\n", "not in the layer table"),
         ("symml/nn/z.py", "from symml import __version__\n", "the top-level package"),
@@ -161,7 +150,6 @@ def test_layer_order(path: str) -> None:
         ("symml/_cache.py", "from symml.groups import Cyclic\n", r"'_cache' imports .*a later"),
         ("symml/_cache.py", "from .data.paths import data_dirs\n", "a later layer"),
         ("symml/_cache.py", "import symml\n", "the top-level package"),
-        ("symml/testing/t.py", "from symml._cache import read\n", "may import only"),
     ],
 )
 def test_checker_reports_violations(path: str, source: str, expected: str) -> None:
@@ -183,7 +171,7 @@ def test_checker_reports_violations(path: str, source: str, expected: str) -> No
         ("symml/training/e.py", "from symml.testing import equivariance_error\n"),
         ("symml/cli.py", "from symml.testing import assert_equivariant\n"),
         ("symml/groups/g.py", "from symml import _cache\n"),
-        ("symml/nn/_native/__init__.py", "from symml._cache import load_or_make\n"),
+        ("symml/nn/_kernels/native/__init__.py", "from symml._cache import load_or_make\n"),
         ("symml/data/paths.py", "from .._cache import cache_dir\n"),
         ("symml/_cache.py", "import os\nimport torch\n"),
     ],
@@ -195,3 +183,121 @@ def test_checker_accepts_allowed_imports(path: str, source: str) -> None:
 def test_checker_rejects_relative_import_above_package() -> None:
     with pytest.raises(ValueError, match="goes above the top-level package"):
         imported_modules("symml/cli.py", "from .. import x\n")
+
+
+# ----- no import cycles inside a layer ----------------------------------------------------------
+# Within one layer (a package such as symml/reps, with its subpackages) the modules must form a
+# hierarchy too: each module stands above the ones it imports. A cycle that works only through
+# the order of imports (or an import moved into a function to dodge it) fails here: every import
+# counts, at module level, inside functions and under ``if TYPE_CHECKING:`` alike.
+
+
+def _import_targets(path: str, source: str) -> list[tuple[int, str, str | None]]:
+    """(line, absolute module, imported name or None) for every import in ``source``."""
+    tree = ast.parse(source, filename=path)
+    this = module_name(path)
+    package_parts = this.split(".") if Path(path).name == "__init__.py" else this.split(".")[:-1]
+    found: list[tuple[int, str, str | None]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            up = package_parts[: len(package_parts) - max(node.level - 1, 0)]
+            base = (node.module or "") if node.level == 0 else ".".join(up + [node.module or ""])
+            found += [(node.lineno, base.rstrip("."), alias.name) for alias in node.names]
+    return found
+
+
+def import_graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    """Module → the modules among ``sources`` (repo-relative path → text) that it imports; ``from
+    package import sub`` is an import of the submodule ``sub``, ``from package import name`` one
+    of the package's ``__init__``."""
+    modules = {module_name(path): path for path in sources}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, path in modules.items():
+        for _, base, name in _import_targets(path, sources[path]):
+            target = f"{base}.{name}" if f"{base}.{name}" in modules else base
+            if target in modules and target != module:
+                graph[module].add(target)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle ``[a, b, ..., a]`` in ``graph``, or None when it is acyclic."""
+    state: dict[str, str] = {}  # "open" while on the depth-first path, "done" once finished
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = "open"
+        path.append(module)
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                return path[path.index(target) :] + [target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        state[module] = "done"
+        path.pop()
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (cycle := visit(module)):
+            return cycle
+    return None
+
+
+def _layer_packages() -> list[str]:
+    return sorted(p.parent.name for p in (ROOT / PACKAGE).glob("*/__init__.py"))
+
+
+@pytest.mark.parametrize("layer", _layer_packages())
+def test_no_import_cycle_within_a_layer(layer: str) -> None:
+    files = sorted((ROOT / PACKAGE / layer).rglob("*.py"))
+    sources = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in files}
+    cycle = find_cycle(import_graph(sources))
+    assert cycle is None, (
+        f"import cycle in {PACKAGE}.{layer}: {' → '.join(cycle or [])}; restructure so that each "
+        "module stands above the ones it imports (move what both need into a lower module)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        (  # the loop symml.reps had: rep → decompose → rep, through a function-level import
+            {
+                "symml/reps/rep.py": "def decompose():\n    from .decompose import run\n",
+                "symml/reps/decompose.py": "from symml.reps.rep import Rep\n",
+            },
+            ["symml.reps.decompose", "symml.reps.rep", "symml.reps.decompose"],
+        ),
+        (  # a type-only import counts too, and a submodule imported by name from its package
+            {
+                "symml/nn/__init__.py": "from symml.nn import a\n",
+                "symml/nn/a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                "    from symml.nn import b\n",
+                "symml/nn/b.py": "from . import a\n",
+            },
+            ["symml.nn.a", "symml.nn.b", "symml.nn.a"],
+        ),
+        (  # a submodule importing a name from its package's __init__, which imports it
+            {
+                "symml/data/__init__.py": "from symml.data.d import D\n",
+                "symml/data/d.py": "from symml.data import helper\n",
+            },
+            ["symml.data", "symml.data.d", "symml.data"],
+        ),
+    ],
+    ids=["function-level", "type-checking", "package-init"],
+)
+def test_cycle_checker_finds_cycles(sources: dict[str, str], expected: list[str]) -> None:
+    assert find_cycle(import_graph(sources)) == expected
+
+
+def test_cycle_checker_accepts_a_hierarchy() -> None:
+    sources = {
+        "symml/reps/__init__.py": "from symml.reps.top import T\n",
+        "symml/reps/top.py": "from .low import L\nfrom symml.reps import mid\n",
+        "symml/reps/mid.py": "def f():\n    from symml.reps.low import L\n",
+        "symml/reps/low.py": "import torch\nfrom symml.groups import Cyclic\n",
+    }
+    assert find_cycle(import_graph(sources)) is None

@@ -22,8 +22,9 @@ from symml.groups import Cyclic, O, group_from_name
 from symml.models import build, names
 from symml.models.emlp import EMLP
 from symml.models.registry import _builder
-from symml.nn import PointwiseNonlinearity, gated
+from symml.nn import NormNonlinearity, PointwiseNonlinearity, gated
 from symml.nn.cnn import (
+    ConvGeometry,
     EquivariantBatchNorm,
     FilterExpansion,
     GroupConv2d,
@@ -38,6 +39,7 @@ from symml.nn.gnn import (
     TensorFieldConv,
     fully_connected_graph,
 )
+from symml.nn.gnn.egnn import EGNNOptions
 from symml.reps import decompose, intertwiners, regular, standard, trivial
 from symml.reps.intertwiners import MAX_REP_DIM, MAX_SOLVE_UNKNOWNS
 
@@ -258,6 +260,19 @@ CASES: list[Case] = [
         r"GroupConv2d: expected an integer kernel_size >= 1 \(got 0\)",
     ),
     (
+        "conv_geometry_padding_mode",
+        lambda: ConvGeometry(3, padding_mode="reflect"),
+        ValueError,
+        r"ConvGeometry: expected padding_mode in \['zeros', 'circular'\] \(got 'reflect'\)",
+    ),
+    (
+        "group_conv_padding_beside_geometry",
+        lambda: GroupConv2d("p4", 4, 4, ConvGeometry(3), padding=1),
+        ValueError,
+        r"GroupConv2d: expected the padding inside the ConvGeometry \(got padding=1 beside "
+        r"ConvGeometry\(kernel_size=3\)\); write ConvGeometry\(\.\.\., padding=1\)",
+    ),
+    (
         "egnn_conv_edge_dim_string",
         lambda: EGNNConv(4, edge_dim="1"),  # type: ignore[arg-type]
         ValueError,
@@ -265,7 +280,7 @@ CASES: list[Case] = [
     ),
     (
         "egnn_conv_clamp_string",
-        lambda: EGNNConv(4, clamp="big"),  # type: ignore[arg-type]
+        lambda: EGNNConv(4, options=EGNNOptions(clamp="big")),  # type: ignore[arg-type]
         ValueError,
         r"EGNNConv: expected a finite clamp > 0 or None \(got 'big'\)",
     ),
@@ -291,14 +306,22 @@ CASES: list[Case] = [
         "gated_not_a_rep",
         lambda: gated("V"),  # type: ignore[arg-type]
         TypeError,
-        r"gated: expected rep to be a symml Rep, e\.g\. 2 \* standard\(O\(3\)\) \(got str 'V'\)",
+        r"gated: expected rep to be a symml Rep \(vector features\), e\.g\. 2 \* "
+        r"standard\(O\(3\)\), or a GridRep \(image fields\) \(got str 'V'\)",
     ),
     (
-        "pointwise_function_name",
-        lambda: PointwiseNonlinearity(regular(Cyclic(4)), "relu"),  # type: ignore[arg-type]
+        "pointwise_activation_callable",
+        lambda: PointwiseNonlinearity(regular(Cyclic(4)), torch.relu),  # type: ignore[arg-type]
         TypeError,
-        r"PointwiseNonlinearity: expected function to be callable, e\.g\. torch\.relu \(got "
-        r"str 'relu'\)",
+        r"PointwiseNonlinearity: expected activation as a name in \['relu', 'elu', .*\] \(got "
+        r"builtin_function_or_method <built-in method relu .*\); pass the name, e\.g\. "
+        r"activation='relu'",
+    ),
+    (
+        "norm_activation_unknown",
+        lambda: NormNonlinearity(regular(Cyclic(4)), "swish"),
+        ValueError,
+        r"NormNonlinearity: expected activation in \['relu', 'elu', .*\] \(got 'swish'\)",
     ),
     # 2. group names: the message quotes what the user typed
     (

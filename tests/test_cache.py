@@ -336,7 +336,8 @@ def test_nbody_heals_a_damaged_cache_file(_private_cache: Path, how: str) -> Non
 def test_kernel_heals_a_damaged_library(
     _private_cache: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    from symml.nn import _native
+    from symml.nn._kernels import contract
+    from symml.nn._kernels import native as _native
 
     if sys.platform != "linux" or not (shutil.which("c++") or shutil.which("g++")):
         pytest.skip("no C++ compiler here: the kernel cannot be built")
@@ -354,6 +355,11 @@ def test_kernel_heals_a_damaged_library(
     _single_warning(record, path)
     assert path.stat().st_size == len(good)  # rebuilt whole, and it computes the contraction
     x, y, out = torch.randn(3, 4, 70), torch.randn(4, 5, 70), torch.empty(3, 5, 70)
-    assert _native.contract_into(out, x, y, accumulate=False)
+    # out[a, c] = Σ_k x[a, k] y[k, c] per sample, each operand as rows of a [rows, 70] buffer
+    rows = contract.View
+    job = contract.Job(rows(2, 0, (5, 0, 1, 0)), rows(0, 0, (4, 0, 1, 0)), rows(1, 0, (5, 0, 1, 0)),
+                       (3, 1, 4, 1, 5, 1))  # fmt: skip
+    table = contract.program([job]).table
+    assert _native.run_program(table, [x.view(12, 70), y.view(20, 70), out.view(15, 70)])
     torch.testing.assert_close(out, torch.einsum("akn,kcn->acn", x, y))
     assert sorted((_private_cache / "kernels").iterdir()) == [path]

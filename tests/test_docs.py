@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import runpy
 from pathlib import Path
@@ -22,6 +23,26 @@ def _python_blocks(path: Path) -> list[str]:
 
 def test_readme_has_python_examples() -> None:
     assert len(_python_blocks(ROOT / "README.md")) >= 3
+
+
+def _is_check(node: ast.AST) -> bool:
+    """An ``assert`` statement, or a call of a raising checker such as ``assert_equivariant``."""
+    if isinstance(node, ast.Assert):
+        return True
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        return name.startswith("assert_")
+    return False
+
+
+@pytest.mark.parametrize("path", [ROOT / "README.md", *DOC_PAGES], ids=lambda p: p.name)
+def test_every_python_block_checks_its_results(path: Path) -> None:
+    """A block that only prints would pass whatever it printed: each one asserts what it shows."""
+    for number, block in enumerate(_python_blocks(path), start=1):
+        assert any(_is_check(node) for node in ast.walk(ast.parse(block))), (
+            f"{path.name}: python block {number} checks nothing; assert the result it shows"
+        )
 
 
 def test_readme_python_blocks_run() -> None:

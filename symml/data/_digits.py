@@ -8,32 +8,8 @@ import torch
 from torch import Tensor
 
 from symml.data.dataset import SymmetricDataset
-from symml.groups import (
-    O2,
-    SO2,
-    Cyclic,
-    Dihedral,
-    Elements,
-    Group,
-    SemidirectProduct,
-    Translations,
-    Trivial,
-)
+from symml.groups import O2, Elements, Group, inclusion
 from symml.reps import GridRep, Rep, trivial
-
-_POINT_GROUPS = (Trivial, Cyclic, Dihedral, SO2, O2)
-
-
-def acts_on_images(group: Group) -> bool:
-    """Whether `symml.groups.act_on_images` can move images by ``group``: planar point groups,
-    pixel translations ``Translations(2, lattice=True)`` and lattice groups such as p4 / p4m."""
-    if isinstance(group, _POINT_GROUPS):
-        return True
-    if isinstance(group, Translations):
-        return group.lattice and group.d == 2
-    if isinstance(group, SemidirectProduct):
-        return group.lattice and isinstance(group.point, _POINT_GROUPS)
-    return False
 
 
 class DigitImages(SymmetricDataset):
@@ -75,7 +51,7 @@ class DigitImages(SymmetricDataset):
                 f"DigitImages: expected integer labels of shape [{images.shape[0]}] "
                 f"(got {labels.dtype} {list(labels.shape)})"
             )
-        if not acts_on_images(group):
+        if not (isinstance(group, Group) and group.acts_on_images):
             raise ValueError(f"DigitImages: {group!r} does not act on images")
         self.pixels = images
         self._labels = labels.long()
@@ -105,7 +81,7 @@ class DigitImages(SymmetricDataset):
     def reps(self, group: Group | None = None) -> tuple[GridRep, Rep]:
         """``(GridRep(trivial(group)), trivial(group))`` for any group that acts on images."""
         group = self.group if group is None else group
-        if not acts_on_images(group):
+        if not (isinstance(group, Group) and group.acts_on_images):
             raise ValueError(
                 f"{self.name}: {group!r} does not act on images; expected a planar group "
                 "(Trivial, Cyclic, Dihedral, SO2, O2), Translations(2, lattice=True), p4 or p4m"
@@ -140,15 +116,17 @@ class TransformedDigits(DigitImages):
     @property
     def angles(self) -> Tensor:
         """``[N]`` float64 rotation angles in radians, in [0, 2π)."""
-        data = self.elements.data
-        return data if isinstance(self.group, SO2) else data[:, 1]
+        return self._in_o2[:, 1]
 
     @property
     def flips(self) -> Tensor:
         """``[N]`` bool: whether the digit was mirrored (``(x, y) ↦ (x, -y)``) before rotating."""
-        if isinstance(self.group, O2):
-            return self.elements.data[:, 0].bool()
-        return torch.zeros(len(self), dtype=torch.bool)
+        return self._in_o2[:, 0].bool()
+
+    @property
+    def _in_o2(self) -> Tensor:
+        """The elements as ``[s, θ]`` rows of O(2), the group of every planar digit transform."""
+        return inclusion(self.group, O2())(self.elements).data
 
 
 def check_split(split: str, splits: Iterable[str], what: str) -> None:

@@ -1,8 +1,8 @@
 """Rotated MNIST regenerated from MNIST: seeded generation and its on-disk cache.
 
 The original MNIST-rot (Larochelle et al. 2007) is not available offline, so symml draws its own
-digits and angles (PAPERS.md, "How to use this"): a regenerated variant with the same sizes, not
-the identical benchmark.
+digits and angles (docs/published.md, "How to use this"): a regenerated variant with the same
+sizes, not the identical benchmark.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""MNIST and its rotated variants (DESIGN.md L3; PAPERS.md §0 and §7).
+"""MNIST and its rotated variants (docs/design.md, "Models and data"; docs/published.md §0 and §7).
 
 Four datasets, each built as ``builder(split, **options)`` (or ``symml.data.build(name, split)``):
 
 - ``mnist``: the original digits from LeCun's four IDX files in ``<data dir>/mnist/`` (SHA-256
   checked); splits ``train`` (60,000) and ``test`` (10,000). Group `Trivial`: MNIST is upright.
 - ``mnist_upright``: the same digits split for the "train upright, test rotated" protocol
-  (PAPERS.md §7).
+  (docs/published.md §7).
 - ``rotated_mnist``: MNIST-rot regenerated from MNIST (12,000 training digits including 2,000
   for validation, 50,000 test digits, uniform angles, seeded, cached); group `SO2`, or `O2` with
   ``flips=True``.
@@ -200,7 +200,7 @@ def build_mnist(split: str = "train", *, size: int | None = None) -> DigitImages
 
 
 def build_mnist_upright(split: str = "train", *, size: int | None = None) -> DigitImages:
-    """Upright MNIST for the "train upright, test rotated" protocol (PAPERS.md §7).
+    """Upright MNIST for the "train upright, test rotated" protocol (docs/published.md §7).
 
     Splits: ``"train"`` = the first 50,000 training digits and ``"val"`` = the last 10,000 (for
     model selection, the usual 50k/10k split of the MNIST training set), ``"train_all"`` = all
@@ -273,8 +273,8 @@ def build_rotated_mnist(
     test_size: int = 50_000,
     size: int | None = None,
 ) -> TransformedDigits:
-    """MNIST-rot regenerated from MNIST (PAPERS.md §0, "How to use this"): a regenerated variant
-    with the published sizes, not the original files (see ``mnist_rot_original``).
+    """MNIST-rot regenerated from MNIST (docs/published.md §0, "How to use this"): a regenerated
+    variant with the published sizes, not the original files (see ``mnist_rot_original``).
 
     Each digit is rotated by an angle uniform in [0, 2π) with bilinear interpolation and zero
     padding; with ``flips`` it is first mirrored with probability 1/2 (the O(2) variant, like

@@ -1,6 +1,6 @@
 """Charged-particle N-body dynamics, the EGNN protocol (Satorras et al. 2021,
-https://arxiv.org/abs/2102.09844, PAPERS.md §4a): predict the positions of 5 charged particles in
-3-D 1,000 time steps ahead from their positions, velocities and charges.
+https://arxiv.org/abs/2102.09844, docs/published.md §4a): predict the positions of 5 charged
+particles in 3-D 1,000 time steps ahead from their positions, velocities and charges.
 
 The simulator lives in `symml.data._nbody_simulator` (re-exported here); this module holds the
 dataset, its splits and the on-disk cache of generated trajectories.

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from symml.data.dataset import SymmetricDataset
-from symml.groups import O3, SO, Group, O, Permutations, SemidirectProduct, Translations
+from symml.groups import O3, SO, Group, O
 from symml.reps import Rep, standard, trivial
 
 SPLITS = ("train", "val", "test")
@@ -121,14 +121,14 @@ class _EMLPTask(SymmetricDataset):
     def _standard(self, group: Group | None) -> tuple[Group, Rep]:
         group = self.group if group is None else group
         n = self.vector_dim
-        if isinstance(group, (SemidirectProduct, Translations)):
+        # a group that acts on points without a linear standard rep translates them
+        if group.point_dim is not None and group.standard_dim is None:
             raise ValueError(
                 f"{self.name}.reps: the inputs are vectors about the origin and translations "
                 f"change the target, so {group!r} is not a symmetry; use a point group such "
                 f"as {O(n)!r}"
             )
-        dim = group.n if isinstance(group, Permutations) else group.point_dim
-        if dim != n:
+        if group.standard_dim != n:
             raise ValueError(
                 f"{self.name}.reps: expected a group with a {n}-dimensional standard "
                 f"representation, such as {O(n)!r} or {SO(n)!r} (got {group!r})"

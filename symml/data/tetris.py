@@ -29,7 +29,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from symml.data.dataset import SymmetricDataset
-from symml.groups import O3, SE, SO3, Elements, Group, SemidirectProduct, Translations
+from symml.groups import O3, SE, SO3, Elements, Group, Translations
 from symml.reps import GraphRep, Rep, act, change_basis, sign, trivial
 
 SHAPES = torch.tensor(
@@ -168,15 +168,15 @@ class Tetris3D(SymmetricDataset):
         """``(GraphRep(G), trivial(G))`` for rotations / translations of R³ (SO(3), SE(3),
         Translations(3)); ``(GraphRep(G), label_rep(G))`` for O(3) and E(3)."""
         group = self.group if group is None else group
-        point = group.point if isinstance(group, SemidirectProduct) else group
-        if isinstance(group, Translations) and group.d == 3 and not group.lattice:
+        point = group.point_group or group
+        if group == Translations(3):
             return GraphRep(group), trivial(group)
-        if not isinstance(point, (SO3, O3)):
+        if point not in (SO3(), O3()):
             raise ValueError(
                 "tetris3d.reps: expected a group of rotations, reflections or translations of "
                 f"R^3 (SO3(), O3(), SE(3), E(3), Translations(3)); got {group!r}"
             )
-        target = label_rep(group) if isinstance(point, O3) else trivial(group)
+        target = label_rep(group) if point == O3() else trivial(group)
         return GraphRep(group), target
 
     def act(self, g: Elements, sample: Data, *, interpolation: bool = True) -> Data:

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from symml.data.dataset import SymmetricDataset
-from symml.groups import O2, SO2, Cyclic, Dihedral, Elements, Group
+from symml.groups import O2, Elements, Group, inclusion
 
 
 class RandomGroupAction(Dataset[Any]):
@@ -81,24 +81,23 @@ def grid_test_sets(
     """One test set per fixed element of a grid: rotations by ``360°/steps`` multiples for SO(2)
     (``"rot015"`` = 15°), and with the reflection too for O(2) (``"flip_rot015"``); all elements of
     C_N / D_N. Names are stable keys for result tables."""
-    if isinstance(group, (SO2, O2)):
-        angles = torch.arange(steps, dtype=torch.float64) * (2 * math.pi / steps)
-        sets = {}
-        for flip in (0, 1) if isinstance(group, O2) else (0,):
-            for theta in angles.tolist():
-                data = [theta] if isinstance(group, SO2) else [[float(flip), theta]]
-                name = ("flip_" if flip else "") + f"rot{round(math.degrees(theta)):03d}"
-                sets[name] = TransformedDataset(dataset, group.element(data))
-        return sets
-    if isinstance(group, (Cyclic, Dihedral)):
-        elements = group.elements()
-        return {
-            group.describe(elements.data[i : i + 1])
-            .strip("[]")
-            .replace(" ", "_"): TransformedDataset(dataset, elements[i])
-            for i in range(len(elements))
-        }
-    raise ValueError(
-        f"grid_test_sets: grids are defined for SO2, O2, Cyclic and Dihedral (got {group!r}); "
-        "use random_test_set or TransformedDataset with your own elements"
+    grid = group.rotation_grid(steps, dtype=torch.float64)
+    if grid is None:
+        raise ValueError(
+            f"grid_test_sets: grids are defined for SO2, O2, Cyclic and Dihedral (got {group!r}); "
+            "use random_test_set or TransformedDataset with your own elements"
+        )
+    # test elements in torch's default dtype; names from the float64 angles, rounded once
+    default = torch.get_default_dtype()
+    elements = Elements(
+        group, grid.data.to(default) if grid.data.is_floating_point() else grid.data
     )
+    if group.is_finite:
+        names = [group.describe(g.data).strip("[]").replace(" ", "_") for g in grid]
+    else:  # a continuous group: each element is named by its reflection and angle in O(2)
+        flips, angles = inclusion(group, O2())(grid).data.unbind(1)
+        names = [
+            ("flip_" if flip else "") + f"rot{round(math.degrees(theta)):03d}"
+            for flip, theta in zip(flips.tolist(), angles.tolist(), strict=True)
+        ]
+    return {name: TransformedDataset(dataset, g) for name, g in zip(names, elements, strict=True)}

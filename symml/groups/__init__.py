@@ -12,14 +12,16 @@ Example:
 
 from symml.groups.finite import FiniteGroup, IndexedGroup
 from symml.groups.graph_action import act_on_graph
-from symml.groups.group import Elements, Group, cat
+from symml.groups.group import Elements, Group, IrrepKey, cat
 from symml.groups.image_action import act_on_images, grid_exact
 from symml.groups.inclusions import Inclusion, inclusion
 from symml.groups.names import group_from_name, group_names
 from symml.groups.orthogonal import O3, SO, SO3, O, Orthogonal, SpecialOrthogonal
 from symml.groups.permutations import Permutations
-from symml.groups.planar import O2, SO2, Cyclic, Dihedral, Trivial
+from symml.groups.planar import Cyclic, Dihedral, Trivial
+from symml.groups.planar_lie import O2, SO2
 from symml.groups.product import DirectProduct, direct_product
+from symml.groups.quaternion import Quaternion
 from symml.groups.semidirect import SE, E, SemidirectProduct, p4, p4m
 from symml.groups.translations import Translations
 
@@ -40,8 +42,10 @@ __all__ = [
     "Group",
     "Inclusion",
     "IndexedGroup",
+    "IrrepKey",
     "Orthogonal",
     "Permutations",
+    "Quaternion",
     "SemidirectProduct",
     "SpecialOrthogonal",
     "Translations",

@@ -50,6 +50,17 @@ class FiniteGroup(Group):
         """``inv[i]`` = index of the inverse of ``elements()[i]``, ``[|G|]`` long."""
         return self.index_of(Elements(self, self._inverse(self._all())))
 
+    def character_table(self) -> Tensor:
+        """``χ[i, j]`` = trace of irrep ``irrep_keys()[i]`` at ``elements()[j]``,
+        ``[#irreps, |G|]`` float64. For real irreps ``(1/|G|) Σ_g χ_i(g) χ_j(g)`` is 0 for
+        i ≠ j and ``dim End_G(ψ_i)`` (1, 2 or 4: real, complex or quaternionic type) for i = j."""
+        data = self._all()
+        traces = [
+            self.irrep_matrices(k, data).diagonal(dim1=-2, dim2=-1).sum(-1)
+            for k in self.irrep_keys()
+        ]
+        return torch.stack(traces)
+
 
 class IndexedGroup(FiniteGroup):
     """A finite group whose raw elements are their indices (``[B]`` long tensors)."""

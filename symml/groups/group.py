@@ -8,12 +8,17 @@ silently evaluated at elements of another.
 from __future__ import annotations
 
 import abc
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from symml.groups._tensors import apply_batched, as_device, broadcast_pair, promote_pair
+
+IrrepKey = int | tuple[int, ...]
+"""The label of an irrep within its group: an int (C_N, SO(2), SO(3)), a pair (D_N, O(2), O(3)),
+a partition (S_n); each group's `Group.irrep_keys` lists them."""
 
 
 class Elements:
@@ -107,6 +112,13 @@ class Group(abc.ABC):
     (``_identity``, ``_compose``, ``_inverse``, ``_equal``, ``_validate``, ``_sample``). The public
     methods take and return `Elements` and check that they belong to this group.
 
+    A group also carries what `symml.reps` needs to know about it, so that adding a group is one
+    new file (docs/groups.md, "Adding a group"): its irreps (`irrep_keys`, `irrep_matrices`,
+    `irrep_dim`, `irrep_lie`, `irrep_frequency`, `trivial_irrep_key`, `sign_irrep_key`), its
+    standard representation (`matrices`, `standard_dim`), how representations of products and
+    of ``T ⋊ H`` are assembled (`product_factors`, `point_group`), and, through the mixins in
+    `symml.groups.counterparts`, its e3nn / escnn counterparts.
+
     Attributes:
         lie_algebra_dim: dimension of the Lie algebra (0 for discrete groups).
         point_dim: dimension ``n`` of the space R^n the group acts on by its standard action,
@@ -161,14 +173,14 @@ class Group(abc.ABC):
 
     def identity(self, n: int = 1, device: torch.device | str | None = None) -> Elements:
         """``n`` copies of the identity element."""
-        return Elements(self, self._identity(n, _device(device)))
+        return Elements(self, self._identity(n, as_device(device)))
 
     def compose(self, a: Elements, b: Elements) -> Elements:
         """Batched product ``a b`` (apply ``b`` first); batches broadcast when one has size 1."""
         _check_same_group(self, a, "compose")
         _check_same_group(self, b, "compose")
-        da, db = _broadcast(a.data, b.data, "compose")
-        return Elements(self, self._compose(*_promote(da, db)))
+        da, db = broadcast_pair(a.data, b.data, "compose")
+        return Elements(self, self._compose(*promote_pair(da, db)))
 
     def inverse(self, a: Elements) -> Elements:
         """Batched inverse ``a⁻¹``."""
@@ -179,8 +191,8 @@ class Group(abc.ABC):
         """Elementwise equality ``[B]`` bool (up to float tolerance for continuous groups)."""
         _check_same_group(self, a, "equal")
         _check_same_group(self, b, "equal")
-        da, db = _broadcast(a.data, b.data, "equal")
-        return self._equal(*_promote(da, db))
+        da, db = broadcast_pair(a.data, b.data, "equal")
+        return self._equal(*promote_pair(da, db))
 
     def sample(
         self,
@@ -194,7 +206,7 @@ class Group(abc.ABC):
         ``dtype`` sets the float dtype of continuous elements (default: torch's default)."""
         if n < 0:
             raise ValueError(f"sample: expected n >= 0 (got {n})")
-        data = self._sample(n, generator, _device(device))  # float64 for continuous groups
+        data = self._sample(n, generator, as_device(device))  # float64 for continuous groups
         if data.is_floating_point():
             data = data.to(dtype or torch.get_default_dtype())
         return Elements(self, data)
@@ -220,6 +232,105 @@ class Group(abc.ABC):
     def is_finite(self) -> bool:
         return self.order is not None
 
+    def index_of(self, g: Elements) -> Tensor:
+        """Positions ``[B]`` (long) of ``g`` in `elements()` (finite groups only)."""
+        raise ValueError(f"index_of: {self!r} is infinite, so its elements have no index")
+
+    def exp(self, coeffs: Tensor) -> Elements:
+        """The exponential map: ``exp(Σ_i c_i X_i)`` for coefficient rows ``coeffs [B, L]``
+        (float64) over the Lie algebra basis `lie_algebra`; ``B`` elements."""
+        if self.lie_algebra_dim == 0:
+            return self.identity(len(coeffs))
+        raise TypeError(f"exp: symml knows no exponential map for {self!r}")
+
+    # ----- structure that representations are built on ---------------------------------------
+    @property
+    def point_group(self) -> Group | None:
+        """``H`` when this group is ``T ⋊ H`` with translations ``T``: symml's representations of
+        it are pulled back from ``H`` (translations act trivially on feature fibres); else None."""
+        return None
+
+    @property
+    def product_factors(self) -> tuple[Group, ...]:
+        """The factors ``G_i`` of a direct product, whose representations pull back along the
+        projections and tensor to the product's; ``()`` for other groups."""
+        return ()
+
+    def _project(self, data: Tensor, index: int = 0) -> Tensor:
+        """Raw data of the images of raw elements under the projection onto `point_group`
+        (``index`` 0) or onto ``product_factors[index]``."""
+        raise TypeError(f"{self!r} has no projection onto a point group or factor")
+
+    @property
+    def standard_dim(self) -> int | None:
+        """Dimension of the standard (defining) linear representation, `matrices`; None when
+        the group has none (it acts on no space, or affinely: translations)."""
+        return self.point_dim
+
+    standard_is_permutation: bool = False
+    """Whether the standard representation permutes coordinates (S_n): permutation matrices."""
+
+    acts_on_images: bool = False
+    """Whether `symml.groups.act_on_images` moves images ``[..., H, W]`` by this group."""
+
+    def rotation_grid(self, steps: int, dtype: torch.dtype | None = None) -> Elements | None:
+        """Test elements of a planar rotation group on a grid: the rotations by multiples of
+        ``2π/steps`` (computed in float64, then cast to ``dtype``), then each composed with the
+        reflection when the group has it (SO(2), O(2)); every element, in order, for a finite
+        one (C_N, D_N); None for other groups."""
+        return None
+
+    # ----- irreducible representations: what `symml.reps` asks each group ----------------------
+    # The defaults describe a group whose only tabulated irrep is the trivial one, key 0.
+    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
+        """Keys of the real irreps: all of them for a finite group, those of frequency
+        <= ``bandlimit`` for a compact Lie group (ValueError without one); TypeError when the
+        group's irreps are not tabulated (a direct product: outer products of its factors')."""
+        return [0]
+
+    def is_irrep_key(self, key: object) -> bool:
+        """Whether ``key`` (lists already turned into tuples) names an irrep."""
+        try:
+            return key in self.irrep_keys()
+        except TypeError:
+            return False
+
+    @property
+    def irrep_key_hint(self) -> str:
+        """What a valid irrep key looks like, for error messages."""
+        try:
+            return f"expected one of {self.irrep_keys()}"
+        except TypeError:
+            return "no irreps are tabulated for this group"
+
+    def irrep_dim(self, key: IrrepKey) -> int:
+        """Dimension of the irrep ``key``."""
+        return int(self.irrep_matrices(key, self._identity(1, None)).shape[-1])
+
+    def irrep_matrices(self, key: IrrepKey, data: Tensor) -> Tensor:
+        """``ρ_key(g)`` for raw elements ``data``: ``[B, d, d]`` float64, real orthogonal."""
+        return torch.ones(data.shape[0], 1, 1, dtype=torch.float64, device=data.device)
+
+    def irrep_lie(self, key: IrrepKey) -> Tensor:
+        """``dρ_key`` of the Lie algebra basis: ``[L, d, d]`` float64."""
+        d = self.irrep_dim(key)
+        return torch.zeros(self.lie_algebra_dim, d, d, dtype=torch.float64)
+
+    def irrep_frequency(self, key: IrrepKey) -> int:
+        """The band of an irrep (k for SO(2) / O(2), l for SO(3) / O(3)); 0 for finite groups."""
+        return 0
+
+    @property
+    def trivial_irrep_key(self) -> IrrepKey:
+        """The key of the trivial irrep ``g ↦ 1``."""
+        return 0
+
+    @property
+    def sign_irrep_key(self) -> IrrepKey | None:
+        """The key of the sign irrep (a one-dimensional irrep onto ±1 that symml calls the sign:
+        the determinant, the sign of a permutation), or None when the group has none."""
+        return None
+
     # ----- actions ------------------------------------------------------------------------------
     def matrices(self, g: Elements, dtype: torch.dtype | None = None) -> Tensor:
         """Linear part of the standard action on R^n: ``[B, n, n]``."""
@@ -237,53 +348,4 @@ class Group(abc.ABC):
                 f"for {self!r} (got shape {list(x.shape)})"
             )
         mats = self.matrices(g, dtype=x.dtype).to(x.device)
-        return _apply_batched(mats, x, len(g))
-
-
-def _apply_batched(mats: Tensor, x: Tensor, batch: int) -> Tensor:
-    """Apply ``mats [B, n, n]`` to ``x [B, ..., n]`` (or ``[..., n]`` when ``B == 1``)."""
-    if batch == 1 and (x.dim() == 1 or x.shape[0] != 1):
-        return x @ mats[0].transpose(-1, -2)
-    if x.shape[0] != batch:
-        raise ValueError(
-            f"expected a leading batch dimension of {batch} (one per element) or a single "
-            f"element (got points of shape {list(x.shape)})"
-        )
-    flat = x.reshape(batch, -1, x.shape[-1])
-    return (flat @ mats.transpose(-1, -2)).reshape(x.shape)
-
-
-def _broadcast(a: Tensor, b: Tensor, what: str) -> tuple[Tensor, Tensor]:
-    na, nb = a.shape[0], b.shape[0]
-    if na == nb:
-        return a, b
-    if na == 1:
-        return a.expand(nb, *a.shape[1:]), b
-    if nb == 1:
-        return a, b.expand(na, *b.shape[1:])
-    raise ValueError(f"{what}: batch sizes {na} and {nb} do not broadcast (expected equal or 1)")
-
-
-def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """Cast float element data to a common dtype (e.g. the float32 `identity` with float64
-    samples), as the raw operations (matrix products) need one dtype."""
-    if a.dtype != b.dtype and a.is_floating_point() and b.is_floating_point():
-        dtype = torch.promote_types(a.dtype, b.dtype)
-        return a.to(dtype), b.to(dtype)
-    return a, b
-
-
-def _device(device: torch.device | str | None) -> torch.device | None:
-    return torch.device(device) if device is not None else None
-
-
-def float_tolerance(dtype: torch.dtype) -> float:
-    """Tolerance for comparing continuous group elements in ``dtype``."""
-    return 1e-9 if dtype == torch.float64 else 1e-4
-
-
-def wrap_angle(theta: Tensor) -> Tensor:
-    """Angles reduced to [0, 2π)."""
-    wrapped = torch.remainder(theta, 2 * math.pi)
-    # a tiny negative angle rounds to exactly 2π: map it to 0 to stay in [0, 2π)
-    return torch.where(wrapped >= 2 * math.pi, torch.zeros_like(wrapped), wrapped)
+        return apply_batched(mats, x, len(g))

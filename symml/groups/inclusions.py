@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from symml.groups.group import Elements, Group, _check_same_group, wrap_angle
+from symml.groups._tensors import wrap_angle
+from symml.groups.group import Elements, Group, _check_same_group
 from symml.groups.orthogonal import O3, SO3
-from symml.groups.planar import O2, SO2, Cyclic, Dihedral, Trivial, rotation_matrices
+from symml.groups.planar import Cyclic, Dihedral, Trivial, rotation_matrices
+from symml.groups.planar_lie import O2, SO2
 from symml.groups.semidirect import SemidirectProduct
 
 _PLANAR = (Trivial, Cyclic, Dihedral, SO2, O2)

@@ -1,6 +1,13 @@
 """Rotation groups of R^n as matrix groups: SO3, O3 and, for n >= 4, SpecialOrthogonal(n),
 Orthogonal(n). Elements are orthogonal matrices ``[B, n, n]``. Use `SO(n)` / `O(n)` to get the
-right class for any n (SO2 / O2 store angles instead, see `symml.groups.planar`)."""
+right class for any n (SO2 / O2 store angles instead, see `symml.groups.planar_lie`).
+
+Real irreps (the keys of `irrep_keys`): ``SO3()``: ``l >= 0``; ``O3()``: ``(l, p)`` with parity
+``p = ±1`` (e3nn's "le" / "lo"): the Wigner D matrices in e3nn's real basis (for l = 1 that is
+x, y, z). For n >= 4 only the one-dimensional ones are tabulated: ``SpecialOrthogonal(n)``: ``0``;
+``Orthogonal(n)``: ``(0, ±1)`` (the determinant for -1); intertwiners are solved from the Lie
+algebra without them.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +18,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from symml.groups.group import Elements, Group, _check_same_group, float_tolerance
-from symml.groups.planar import O2, SO2
+from symml.groups._keys import int_key, is_natural, need_bandlimit, pair_key
+from symml.groups._tensors import float_tolerance
+from symml.groups._wigner import so3_generators, wigner_d
+from symml.groups.counterparts import E3nnCounterpart
+from symml.groups.group import Elements, Group, IrrepKey, _check_same_group
+from symml.groups.planar_lie import O2, SO2
 
 
 def so_n_basis(n: int) -> Tensor:
@@ -114,32 +125,99 @@ class _MatrixGroup(Group):
         _check_same_group(self, g, "matrices")
         return g.data.to(dtype or g.data.dtype)
 
+    def exp(self, coeffs: Tensor) -> Elements:
+        return self.element(
+            torch.linalg.matrix_exp(torch.einsum("bi,ijk->bjk", coeffs, self.lie_algebra))
+        )
+
     def describe(self, data: Tensor) -> str:
         return f"<{data.shape[0]} matrices {self.n}x{self.n}>"
 
+    @property
+    def trivial_irrep_key(self) -> IrrepKey:
+        return 0 if self.special else (0, 1)
 
-@dataclass(frozen=True)
-class SO3(_MatrixGroup):
-    """SO(3): rotations of R^3, elements are rotation matrices ``[B, 3, 3]``."""
+    @property
+    def sign_irrep_key(self) -> IrrepKey | None:
+        return None if self.special else (0, -1)
+
+
+class _Rotations3(_MatrixGroup, E3nnCounterpart):
+    """SO(3) and O(3): the irreps of degree l are e3nn's Wigner D matrices (times the parity p at
+    reflections for O(3)); a key is ``l`` (SO(3)) or ``(l, p)`` (O(3))."""
 
     @property
     def n(self) -> int:
         return 3
+
+    def _degree_parity(self, key: IrrepKey) -> tuple[int, int]:
+        return (int_key(key), 1) if self.special else pair_key(key)
+
+    def irrep_dim(self, key: IrrepKey) -> int:
+        return 2 * self._degree_parity(key)[0] + 1
+
+    def irrep_matrices(self, key: IrrepKey, data: Tensor) -> Tensor:
+        deg, p = self._degree_parity(key)
+        mats = data.double()
+        det = torch.linalg.det(mats).sign()
+        # g = det·R with R a rotation: ρ_(l,p)(g) = D_l(R) · p^[det < 0]
+        out = wigner_d(deg, det[:, None, None] * mats)
+        return out * torch.where(det < 0, float(p), 1.0)[:, None, None] if p == -1 else out
+
+    def irrep_lie(self, key: IrrepKey) -> Tensor:
+        return so3_generators(self._degree_parity(key)[0])
+
+    def irrep_frequency(self, key: IrrepKey) -> int:
+        return self._degree_parity(key)[0]
+
+
+@dataclass(frozen=True)
+class SO3(_Rotations3):
+    """SO(3): rotations of R^3, elements are rotation matrices ``[B, 3, 3]``."""
+
+    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
+        return list(range(need_bandlimit(self, bandlimit) + 1))
+
+    def is_irrep_key(self, key: object) -> bool:
+        return is_natural(key)
+
+    @property
+    def irrep_key_hint(self) -> str:
+        return "expected an integer frequency k >= 0"
+
+    def e3nn_irrep(self, key: IrrepKey) -> tuple[int, int]:
+        # e3nn's irreps are those of O(3): a rep of SO(3) gets the parity of its vectors, (-1)^l
+        return int_key(key), (-1) ** int_key(key)
+
+    def irrep_key_from_e3nn(self, l: int, p: int) -> IrrepKey:  # noqa: E741 - e3nn's name
+        return l
 
     def __repr__(self) -> str:
         return "SO3()"
 
 
 @dataclass(frozen=True)
-class O3(_MatrixGroup):
+class O3(_Rotations3):
     """O(3): rotations and reflections of R^3, elements are orthogonal matrices ``[B, 3, 3]``.
     Its discrete generator is the inversion ``-I``."""
 
     special = False
 
+    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
+        return [(deg, p) for deg in range(need_bandlimit(self, bandlimit) + 1) for p in (1, -1)]
+
+    def is_irrep_key(self, key: object) -> bool:
+        return isinstance(key, tuple) and len(key) == 2 and is_natural(key[0]) and key[1] in (1, -1)
+
     @property
-    def n(self) -> int:
-        return 3
+    def irrep_key_hint(self) -> str:
+        return "expected (l, p) with l >= 0 and parity p = 1 or -1"
+
+    def e3nn_irrep(self, key: IrrepKey) -> tuple[int, int]:
+        return pair_key(key)
+
+    def irrep_key_from_e3nn(self, l: int, p: int) -> IrrepKey:  # noqa: E741 - e3nn's name
+        return (l, p)
 
     def __repr__(self) -> str:
         return "O3()"
@@ -176,6 +254,14 @@ class Orthogonal(_MatrixGroup):
     @property
     def n(self) -> int:
         return self.dim
+
+    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
+        return [(0, 1), (0, -1)]
+
+    def irrep_matrices(self, key: IrrepKey, data: Tensor) -> Tensor:
+        if key == (0, -1):
+            return torch.linalg.det(data.double())[:, None, None].sign()
+        return super().irrep_matrices(key, data)
 
     def __repr__(self) -> str:
         return f"Orthogonal({self.dim})"

@@ -10,8 +10,9 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
+from symml.groups import _young
 from symml.groups.finite import FiniteGroup
-from symml.groups.group import Elements, _check_same_group
+from symml.groups.group import Elements, IrrepKey, _check_same_group
 
 MAX_LISTED = 8
 """`Permutations(n).elements()` lists all n! permutations only for n <= 8 (40320 of them)."""
@@ -23,6 +24,7 @@ class Permutations(FiniteGroup):
     ``σ[i]`` the image of node ``i``; ``(σ τ)[i] = σ[τ[i]]`` (apply τ first)."""
 
     n: int
+    standard_is_permutation = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.n, int) or isinstance(self.n, bool) or self.n < 1:
@@ -91,6 +93,44 @@ class Permutations(FiniteGroup):
         _check_same_group(self, g, "index_of")
         # lexicographic order of permutations is the numeric order of their base-n codes
         return torch.searchsorted(self._codes.to(g.device), self._code(g.data))
+
+    # ----- the standard representation: permutation matrices on R^n ---------------------------
+    @property
+    def standard_dim(self) -> int:
+        return self.n
+
+    def matrices(self, g: Elements, dtype: torch.dtype | None = None) -> Tensor:
+        """Permutation matrices ``[B, n, n]``: ``ρ(σ) e_i = e_σ(i)`` (column i is e_σ(i))."""
+        _check_same_group(self, g, "matrices")
+        eye = torch.eye(self.n, dtype=dtype or torch.get_default_dtype(), device=g.device)
+        return eye[:, g.data].permute(1, 0, 2)
+
+    # ----- irreps: partitions of n, in Young's orthogonal form ----------------------------------
+    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
+        return list(_young.partitions(self.n))
+
+    def is_irrep_key(self, key: object) -> bool:
+        return isinstance(key, tuple) and key in _young.partitions(self.n)
+
+    @property
+    def irrep_key_hint(self) -> str:
+        return f"expected a partition of {self.n} such as {_young.partitions(self.n)[0]}"
+
+    def irrep_dim(self, key: IrrepKey) -> int:
+        assert isinstance(key, tuple)  # a partition, checked by is_irrep_key
+        return _young.hook_length_dimension(key)
+
+    def irrep_matrices(self, key: IrrepKey, data: Tensor) -> Tensor:
+        assert isinstance(key, tuple)  # a partition, checked by is_irrep_key
+        return _young.irrep_matrices(key, data).to(data.device)
+
+    @property
+    def trivial_irrep_key(self) -> IrrepKey:
+        return (self.n,)
+
+    @property
+    def sign_irrep_key(self) -> IrrepKey | None:
+        return (1,) * self.n if self.n > 1 else None
 
     def __repr__(self) -> str:
         return f"Permutations({self.n})"

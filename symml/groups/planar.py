@@ -1,20 +1,31 @@
-"""Rotation and reflection groups of the plane: Trivial, Cyclic(n), Dihedral(n), SO2, O2.
+"""Rotation and reflection groups of the plane, finite ones: Trivial, Cyclic(n), Dihedral(n)
+(SO2 and O2 are in `symml.groups.planar_lie`).
 
-Conventions (shared with the image action and the real irreps in `symml.reps`):
+Conventions (shared with the image action, the real irreps and escnn):
 ``r`` rotates the plane counter-clockwise by 2π/n, ``f`` is the reflection ``(x, y) ↦ (x, -y)``,
 and a dihedral / O(2) element ``r^k f^s`` applies the reflection first.
+
+Real irreps (the keys of `irrep_keys`), escnn's ids and matrices:
+
+- ``Cyclic(N)``: ``k`` in 0..N//2: ``r ↦ R(2πk/N)`` (2-D), or ``(-1)`` for k = N/2, 1 for k = 0.
+- ``Dihedral(N)``: ``(j, k)``: ``(0, 0)`` trivial, ``(1, 0)`` sign of the reflection, ``(1, k)``
+  2-D for 0 < k < N/2 with ``r^m f^s ↦ R(2πkm/N) F^s``, and for even N ``(j, N/2)``: ``r ↦ -1``,
+  ``f ↦ (-1)^j``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from symml.groups._keys import int_key, pair_key
+from symml.groups.counterparts import EscnnCounterpart, EscnnGroupId
 from symml.groups.finite import IndexedGroup
-from symml.groups.group import Elements, Group, _check_same_group, float_tolerance, wrap_angle
+from symml.groups.group import Elements, IrrepKey, _check_same_group
 
 _FLIP = ((1.0, 0.0), (0.0, -1.0))
 
@@ -35,11 +46,28 @@ def _check_n(n: int, name: str) -> None:
         raise ValueError(f"{name}: expected an integer n >= 1 (got {n!r})")
 
 
+def planar_irrep(angle: Tensor, flip: Tensor, k: int, j: int, n: int) -> Tensor:
+    """The planar irrep ``(j, k)`` at elements given as rotation angle and reflection flag
+    (``[B]`` float64 each): ``R(kθ) F^s``, or the one-dimensional ``(-1)^{js}`` for k = 0 and
+    ``cos(kθ) (-1)^{js}`` for k = n/2 (``n``: the order of the rotations, 0 for SO(2) / O(2)).
+    Returns ``[B, d, d]`` float64."""
+    sign = 1.0 - 2.0 * flip * (1 if j == 1 else 0)
+    if k == 0:
+        return sign[:, None, None]
+    if n and 2 * k == n:
+        return (torch.cos(angle * k).round() * sign)[:, None, None]
+    rot = rotation_matrices(angle * k)
+    f = torch.tensor(_FLIP, dtype=torch.float64, device=angle.device)
+    out = torch.where((flip == 1)[:, None, None], rot @ f, rot)
+    return _clean(out)
+
+
 @dataclass(frozen=True)
 class Trivial(IndexedGroup):
     """The group with one element."""
 
     point_dim = None
+    acts_on_images = True
 
     @property
     def order(self) -> int:
@@ -59,11 +87,13 @@ class Trivial(IndexedGroup):
 
 
 @dataclass(frozen=True)
-class Cyclic(IndexedGroup):
+class Cyclic(IndexedGroup, EscnnCounterpart):
     """C_n: rotations of the plane by multiples of 2π/n. Element ``k`` is ``r^k``."""
 
     n: int
     point_dim = 2
+    acts_on_images = True
+    escnn_class = "CyclicGroup"
 
     def __post_init__(self) -> None:
         _check_n(self.n, "Cyclic")
@@ -92,16 +122,51 @@ class Cyclic(IndexedGroup):
     def describe(self, data: Tensor) -> str:
         return "[" + ", ".join(f"r^{k}" for k in data.tolist()) + "]"
 
+    def rotation_grid(self, steps: int, dtype: torch.dtype | None = None) -> Elements | None:
+        return self.elements()
+
+    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
+        return list(range(self.n // 2 + 1))
+
+    def irrep_dim(self, key: IrrepKey) -> int:
+        return 1 if key == 0 or 2 * int_key(key) == self.n else 2
+
+    def irrep_matrices(self, key: IrrepKey, data: Tensor) -> Tensor:
+        angle = data.double() * (2 * math.pi / self.n)
+        return planar_irrep(angle, torch.zeros_like(angle), int_key(key), 0, self.n)
+
+    @property
+    def sign_irrep_key(self) -> IrrepKey | None:
+        return self.n // 2 if self.n % 2 == 0 else None
+
+    def escnn_group_id(self, maximum_frequency: int) -> EscnnGroupId:
+        return EscnnGroupId("cyclic_group", (self.n,), (None, self.n))
+
+    def escnn_elements(self, data: Tensor) -> list[Any]:
+        return [int(k) for k in data.tolist()]
+
+    def escnn_irrep_id(self, key: IrrepKey) -> tuple[int, ...]:
+        return (int_key(key),)
+
+    def irrep_key_from_escnn(self, irrep_id: tuple[int, ...]) -> IrrepKey:
+        return irrep_id[0]
+
+    @classmethod
+    def from_escnn_order(cls, order: int) -> Cyclic:
+        return cls(order)
+
     def __repr__(self) -> str:
         return f"Cyclic({self.n})"
 
 
 @dataclass(frozen=True)
-class Dihedral(IndexedGroup):
+class Dihedral(IndexedGroup, EscnnCounterpart):
     """D_n: the 2n symmetries of the regular n-gon. Element ``s*n + k`` is ``r^k f^s``."""
 
     n: int
     point_dim = 2
+    acts_on_images = True
+    escnn_class = "DihedralGroup"
 
     def __post_init__(self) -> None:
         _check_n(self.n, "Dihedral")
@@ -139,119 +204,48 @@ class Dihedral(IndexedGroup):
         parts = [f"r^{k % self.n}" + (" f" if k >= self.n else "") for k in data.tolist()]
         return "[" + ", ".join(parts) + "]"
 
+    def rotation_grid(self, steps: int, dtype: torch.dtype | None = None) -> Elements | None:
+        return self.elements()
+
+    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
+        n = self.n
+        keys: list[IrrepKey] = [(0, 0), (1, 0)]
+        keys += [(1, k) for k in range(1, (n + 1) // 2)]
+        return keys + ([(0, n // 2), (1, n // 2)] if n % 2 == 0 else [])
+
+    def irrep_dim(self, key: IrrepKey) -> int:
+        k = pair_key(key)[1]
+        return 1 if k == 0 or 2 * k == self.n else 2
+
+    def irrep_matrices(self, key: IrrepKey, data: Tensor) -> Tensor:
+        s, m = data // self.n, data % self.n
+        j, k = pair_key(key)
+        angle = m.double() * (2 * math.pi / self.n)
+        return planar_irrep(angle, s.double(), k, j, self.n)
+
+    @property
+    def trivial_irrep_key(self) -> IrrepKey:
+        return (0, 0)
+
+    @property
+    def sign_irrep_key(self) -> IrrepKey | None:
+        return (1, 0)
+
+    def escnn_group_id(self, maximum_frequency: int) -> EscnnGroupId:
+        return EscnnGroupId("dihedral_group", (self.n,), (0.0, self.n))
+
+    def escnn_elements(self, data: Tensor) -> list[Any]:
+        return [(int(i) // self.n, int(i) % self.n) for i in data.tolist()]
+
+    def escnn_irrep_id(self, key: IrrepKey) -> tuple[int, ...]:
+        return pair_key(key)
+
+    def irrep_key_from_escnn(self, irrep_id: tuple[int, ...]) -> IrrepKey:
+        return tuple(irrep_id)
+
+    @classmethod
+    def from_escnn_order(cls, order: int) -> Dihedral:
+        return cls(order // 2)
+
     def __repr__(self) -> str:
         return f"Dihedral({self.n})"
-
-
-class _PlanarLieGroup(Group):
-    point_dim = 2
-    lie_algebra_dim = 1
-
-    @property
-    def order(self) -> None:
-        return None
-
-    @property
-    def lie_algebra(self) -> Tensor:
-        return torch.tensor([[[0.0, -1.0], [1.0, 0.0]]], dtype=torch.float64)
-
-
-@dataclass(frozen=True)
-class SO2(_PlanarLieGroup):
-    """SO(2): rotations of the plane; an element is its angle θ (``[B]`` float, radians)."""
-
-    def _identity(self, n: int, device: torch.device | None) -> Tensor:
-        return torch.zeros(n, device=device)
-
-    def _compose(self, a: Tensor, b: Tensor) -> Tensor:
-        return wrap_angle(a + b)
-
-    def _inverse(self, a: Tensor) -> Tensor:
-        return wrap_angle(-a)
-
-    def _equal(self, a: Tensor, b: Tensor) -> Tensor:
-        d = wrap_angle(a - b)
-        return torch.minimum(d, 2 * math.pi - d) < float_tolerance(a.dtype)
-
-    def _validate(self, data: Tensor) -> Tensor:
-        if data.dim() == 0:
-            data = data.reshape(1)
-        if data.dim() != 1:
-            raise ValueError(
-                f"SO2().element: expected angles of shape [B] (got {list(data.shape)})"
-            )
-        return data if data.is_floating_point() else data.to(torch.get_default_dtype())
-
-    def _sample(
-        self, n: int, generator: torch.Generator | None, device: torch.device | None
-    ) -> Tensor:
-        return (torch.rand(n, generator=generator, dtype=torch.float64) * (2 * math.pi)).to(device)
-
-    def matrices(self, g: Elements, dtype: torch.dtype | None = None) -> Tensor:
-        _check_same_group(self, g, "matrices")
-        return rotation_matrices(g.data).to(dtype or g.data.dtype)
-
-    def __repr__(self) -> str:
-        return "SO2()"
-
-
-@dataclass(frozen=True)
-class O2(_PlanarLieGroup):
-    """O(2): rotations and reflections of the plane; an element ``r_θ f^s`` is stored as
-    ``[s, θ]`` (``[B, 2]`` float, s ∈ {0, 1})."""
-
-    def _identity(self, n: int, device: torch.device | None) -> Tensor:
-        return torch.zeros(n, 2, device=device)
-
-    def _compose(self, a: Tensor, b: Tensor) -> Tensor:
-        s = torch.remainder(a[:, 0] + b[:, 0], 2)
-        theta = wrap_angle(a[:, 1] + (1 - 2 * a[:, 0]) * b[:, 1])
-        return torch.stack([s, theta], -1)
-
-    def _inverse(self, a: Tensor) -> Tensor:
-        return torch.stack([a[:, 0], wrap_angle(-(1 - 2 * a[:, 0]) * a[:, 1])], -1)
-
-    def _equal(self, a: Tensor, b: Tensor) -> Tensor:
-        d = wrap_angle(a[:, 1] - b[:, 1])
-        close = torch.minimum(d, 2 * math.pi - d) < float_tolerance(a.dtype)
-        return close & (a[:, 0] == b[:, 0])
-
-    def _validate(self, data: Tensor) -> Tensor:
-        if data.dim() == 1 and data.shape[0] == 2:
-            data = data.reshape(1, 2)
-        if data.dim() != 2 or data.shape[1] != 2:
-            raise ValueError(
-                f"O2().element: expected [s, θ] pairs of shape [B, 2] (got {list(data.shape)})"
-            )
-        data = data if data.is_floating_point() else data.to(torch.get_default_dtype())
-        if not bool(((data[:, 0] == 0) | (data[:, 0] == 1)).all()):
-            raise ValueError("O2().element: expected the reflection flag s (column 0) in {0, 1}")
-        return data
-
-    def _sample(
-        self, n: int, generator: torch.Generator | None, device: torch.device | None
-    ) -> Tensor:
-        s = torch.randint(2, (n,), generator=generator).double()
-        theta = torch.rand(n, generator=generator, dtype=torch.float64) * (2 * math.pi)
-        return torch.stack([s, theta], -1).to(device)
-
-    def _generators(self) -> Tensor:
-        return torch.tensor([[1.0, 0.0]])
-
-    def split(self, g: Elements) -> tuple[Tensor, Tensor]:
-        """``(s, θ)`` of ``r_θ f^s``."""
-        _check_same_group(self, g, "split")
-        return g.data[:, 0], g.data[:, 1]
-
-    def matrices(self, g: Elements, dtype: torch.dtype | None = None) -> Tensor:
-        s, theta = self.split(g)
-        flip = torch.tensor(_FLIP, dtype=theta.dtype, device=theta.device)
-        rot = rotation_matrices(theta)
-        return torch.where((s == 1)[:, None, None], rot @ flip, rot).to(dtype or theta.dtype)
-
-    def describe(self, data: Tensor) -> str:
-        parts = [f"r({t:.4g})" + (" f" if s else "") for s, t in data.tolist()]
-        return "[" + ", ".join(parts) + "]"
-
-    def __repr__(self) -> str:
-        return "O2()"

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from symml.groups.finite import FiniteGroup
-from symml.groups.group import Elements, Group, _check_same_group
+from symml.groups.group import Elements, Group, IrrepKey, _check_same_group
 
 
 @dataclass(frozen=True, repr=False)
@@ -170,6 +170,29 @@ class DirectProduct(Group):
     @property
     def lie_algebra_dim(self) -> int:  # type: ignore[override]
         return sum(f.lie_algebra_dim for f in self.factors)
+
+    def exp(self, coeffs: Tensor) -> Elements:
+        """``exp`` on ⊕ Lie(G_i) is ``exp`` on each factor (its block of coefficients)."""
+        parts, start = [], 0
+        for f in self.factors:
+            width = f.lie_algebra_dim
+            parts.append(f.exp(coeffs[:, start : start + width]))
+            start += width
+        return self.element_from(*parts)
+
+    # ----- representations come from the factors ----------------------------------------------
+    @property
+    def product_factors(self) -> tuple[Group, ...]:
+        return self.factors
+
+    def _project(self, data: Tensor, index: int = 0) -> Tensor:
+        return self._split(data)[index]
+
+    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
+        raise TypeError(
+            f"irrep_keys: no irreps are tabulated for {self!r}; they are outer products of the "
+            "factors' irreps"
+        )
 
     # ----- factors -----------------------------------------------------------------------------
     def project(self, g: Elements, factor: int) -> Elements:

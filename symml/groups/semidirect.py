@@ -52,6 +52,21 @@ class SemidirectProduct(Group):
     def order(self) -> None:
         return None
 
+    @property
+    def point_group(self) -> Group:
+        return self.point
+
+    def _project(self, data: Tensor, index: int = 0) -> Tensor:
+        return self._split(data)[0]
+
+    @property
+    def standard_dim(self) -> None:
+        return None  # it acts affinely; its vectors' standard rep is pulled back from `point`
+
+    @property
+    def acts_on_images(self) -> bool:  # type: ignore[override]
+        return self.lattice and self.point.acts_on_images
+
     @cached_property
     def _point_shape(self) -> tuple[int, ...]:
         return tuple(self.point._identity(1, None).shape[1:])

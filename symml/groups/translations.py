@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from symml.groups.group import Elements, Group, _check_same_group, float_tolerance
+from symml.groups._tensors import float_tolerance
+from symml.groups.group import Elements, Group, _check_same_group
 
 LATTICE_SAMPLE_RANGE = 4
 """`Translations(d, lattice=True).sample` draws integer shifts uniformly in [-4, 4]^d."""
@@ -33,6 +34,14 @@ class Translations(Group):
     @property
     def order(self) -> None:
         return None
+
+    @property
+    def standard_dim(self) -> None:
+        return None  # translations act affinely: no linear standard representation
+
+    @property
+    def acts_on_images(self) -> bool:  # type: ignore[override]
+        return self.lattice and self.d == 2
 
     def _dtype(self) -> torch.dtype:
         return torch.long if self.lattice else torch.get_default_dtype()

@@ -24,7 +24,6 @@ from symml.nn import (
 )
 from symml.nn._checks import check_like, check_positive, reference_tensor
 from symml.nn.bilinear import bilinear_paths
-from symml.nn.nonlinear import scalars_first
 from symml.reps import Rep, parse_rep, standard, trivial
 
 
@@ -115,15 +114,14 @@ class EMLPBlock(nn.Module):
 
     def __init__(self, rep_in: Rep, hidden: Rep) -> None:
         super().__init__()
-        # gates next to the hidden scalars when those come first (as `uniform_rep` builds them):
-        # every field type is then one block of coordinates, which the layers use without copies
-        # (the same function and weights as with the gates appended)
-        first = scalars_first(hidden)
-        width = gated(hidden, gates_after_scalars=first)
+        # the gates come first: next to the hidden scalars when those come first (as
+        # `uniform_rep` builds them), so every field type is one block of coordinates, which the
+        # layers use without copies, and the gate is one fused node (`GatedNonlinearity.forward_t`)
+        width = gated(hidden)
         self.rep_in, self.rep_out, self.group = rep_in, hidden, rep_in.group
         self.linear = EquivariantLinear(rep_in, width)
         self.bilinear = EquivariantBilinear(width, width) if bilinear_paths(width, width) else None
-        self.gate = GatedNonlinearity(hidden, gates_after_scalars=first)
+        self.gate = GatedNonlinearity(hidden)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.rep_in.dim:
@@ -250,8 +248,9 @@ def build_emlp(
     hidden: int = 384,
     num_layers: int = 3,
 ) -> EMLP:
-    """The registry's ``emlp``: defaults are the O(5) synthetic task of PAPERS.md §5 (2V → scalar,
-    3 layers, 384 channels); the inertia task is ``rep_in="5*S + 5*V", rep_out="T(2)", group="O3"``.
+    """The registry's ``emlp``: defaults are the O(5) synthetic task of docs/published.md §5
+    (2V → scalar, 3 layers, 384 channels); the inertia task is ``rep_in="5*S + 5*V",
+    rep_out="T(2)", group="O3"``.
     """
     g = _group(group)
     return EMLP(resolve_rep(rep_in, g), resolve_rep(rep_out, g), hidden, num_layers)

@@ -1,5 +1,5 @@
-"""N-body dynamics models of the EGNN paper (Satorras et al. 2021, PAPERS.md §4b): from positions,
-velocities and charges to the positions 1,000 steps later.
+"""N-body dynamics models of the EGNN paper (Satorras et al. 2021, docs/published.md §4b): from
+positions, velocities and charges to the positions 1,000 steps later.
 
 Input: a torch-geometric ``Data`` / ``Batch`` with ``pos [N, 3]``, ``vel [N, 3]``, ``edge_index``
 and either ``edge_attr [E, 1]`` (q_i q_j, as `symml.data`'s ``nbody_charged`` provides) or
@@ -41,6 +41,7 @@ from symml.nn.gnn import (
     TensorFieldConv,
     check_graph,
 )
+from symml.nn.gnn.egnn import EGNNOptions
 from symml.reps import GraphRep, PointRep, from_e3nn, standard, trivial
 
 __all__ = [
@@ -154,8 +155,9 @@ class EGNNDynamics(_Dynamics):
         check_positive(layers, "EGNNDynamics", "layers")
         check_flag(attention, "EGNNDynamics", "attention")
         self.embedding = nn.Linear(1, hidden)
+        options = EGNNOptions(attention=attention)
         self.layers = nn.ModuleList(
-            EGNNConv(hidden, hidden, hidden, edge_dim=2, velocity=True, attention=attention)
+            EGNNConv(hidden, hidden, hidden, edge_dim=2, velocity=True, options=options)
             for _ in range(layers)
         )
 
@@ -302,7 +304,7 @@ class LinearDynamics(_Dynamics):
 
 
 def build_egnn(hidden: int = 64, layers: int = 4, attention: bool = False) -> nn.Module:
-    """EGNN_vel for N-body dynamics (PAPERS.md §4b: 4 layers, 64 hidden)."""
+    """EGNN_vel for N-body dynamics (docs/published.md §4b: 4 layers, 64 hidden)."""
     return EGNNDynamics(hidden=hidden, layers=layers, attention=attention)
 
 

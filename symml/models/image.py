@@ -1,7 +1,7 @@
 """Image classifiers: Cohen & Welling's MNIST-rot G-CNNs and their planar baseline.
 
 Cohen & Welling 2016, "Group Equivariant Convolutional Networks", https://arxiv.org/abs/1602.07576
-(architectures as in their ``gconv_experiments/MNIST_ROT/models``, see PAPERS.md §1c): seven
+(architectures as in their ``gconv_experiments/MNIST_ROT/models``, see docs/published.md §1c): seven
 3×3 convolutions (4×4 on top, no padding), each conv → batch norm → ReLU except the top one, a 2×2
 max-pool after layer 2, and a global max over space (and over the group) to 10 logits.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from symml.groups import Cyclic, Group
-from symml.nn import EquivariantSequential
+from symml.nn import EquivariantSequential, PointwiseNonlinearity
 from symml.nn._checks import check_finite, check_like, check_probability, reference_tensor
 from symml.nn.cnn import (
     EquivariantBatchNorm,
@@ -31,7 +31,6 @@ from symml.nn.cnn import (
     GroupPool,
     InvariantPool,
     LiftingConv2d,
-    PointwiseNonlinearity,
     SpatialMaxPool2d,
     export,
 )

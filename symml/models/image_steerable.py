@@ -1,7 +1,7 @@
 """Weiler & Cesa's MNIST benchmark model on steerable convolutions, and its plain baselines.
 
 Weiler & Cesa 2019, "General E(2)-Equivariant Steerable CNNs", https://arxiv.org/abs/1911.08251
-(``e2cnn_experiments`` ``models/exp_e2sfcnn.py`` / ``exp_cnn.py``, PAPERS.md §2b): six
+(``e2cnn_experiments`` ``models/exp_e2sfcnn.py`` / ``exp_cnn.py``, docs/published.md §2b): six
 convolutions (base widths 16, 24, 32, 32, 48, 64; kernels 7, 5, 5, 5, 5, 5; paddings 1, 2, 2, 2,
 2, 0), each conv → batch norm → nonlinearity, 2×2 max-pools after layers 2 and 4, an invariant
 map after layer 6, a global spatial max, and the head Linear(·, 64) → BatchNorm1d → ELU →
@@ -9,10 +9,12 @@ Linear(64, 10).
 
 - `build_steerable_cnn`: on C_N / D_N the fields are regular (base width = number of fields,
   ELU, group max-pool); on SO(2) / O(2), whose regular representation is infinite, each base
-  channel is a band-limited field ``ψ_0 ⊕ … ⊕ ψ_L`` split into its irreps, with a norm (or gated)
-  nonlinearity, average pooling and field norms as the invariant map (symml's choice; the
-  paper's continuous-group variants are not pinned down in PAPERS.md). ``fixparams`` rescales
-  layers 2–5 to ``round(C / √(d/16))`` fields of dimension ``d`` (``d = |G|`` for regular fields).
+  channel is a band-limited field ``ψ_0 ⊕ … ⊕ ψ_L`` split into its irreps, with a norm-ReLU
+  (``f·relu(‖f‖ + b)/‖f‖`` on every field) or a gated nonlinearity (ELU on the ψ_0 fields, a
+  sigmoid gate on each other field), average pooling and field norms as the invariant map
+  (symml's choice; the paper's continuous-group variants are not pinned down in docs/published.md).
+  ``fixparams`` rescales layers 2–5 to ``round(C / √(d/16))`` fields of dimension ``d``
+  (``d = |G|`` for regular fields).
 - `build_cnn`: the plain baseline ``ExpCNN`` (widths 16, 96, 128, 128, 192, 64; average pooling at
   the end): roughly parameter-matched to the C16 / D8 models.
 - `build_cnn_channel_matched`: a plain CNN with as many channels per layer as the steerable model
@@ -25,22 +27,24 @@ import math
 
 from torch import nn
 
-from symml.groups import O2, SO2, Group
+from symml.groups import Group
 from symml.models.image import MNIST_SIZE, ImageClassifier
-from symml.nn import EquivariantSequential
+from symml.nn import (
+    EquivariantSequential,
+    GatedNonlinearity,
+    NormNonlinearity,
+    PointwiseNonlinearity,
+)
 from symml.nn._checks import check_flag
 from symml.nn.cnn import (
     EquivariantBatchNorm,
-    GatedNonlinearity,
     InvariantPool,
-    NormNonlinearity,
-    PointwiseNonlinearity,
     SpatialAvgPool2d,
     SpatialMaxPool2d,
     SteerableConv2d,
 )
 from symml.nn.cnn._fields import check_choice, check_positive, point_group
-from symml.reps import Rep, direct_sum, irrep, regular, trivial
+from symml.reps import GridRep, Rep, direct_sum, irrep, regular, trivial
 
 BASE_WIDTHS = (16, 24, 32, 32, 48, 64)
 KERNELS = (7, 5, 5, 5, 5, 5)
@@ -52,15 +56,16 @@ _MIN_SIZE = 21  # 7×7 conv with padding 1, two 2×2 pools, then a 5×5 conv wit
 
 
 def _band(group: Group, maximum_frequency: int) -> list[Rep]:
-    """The irreps ``ψ_0 … ψ_L`` of SO(2) (or trivial and ``(1, k)`` of O(2)), one field each."""
-    if isinstance(group, SO2):
-        return [irrep(group, k) for k in range(maximum_frequency + 1)]
-    return [trivial(group)] + [irrep(group, (1, k)) for k in range(1, maximum_frequency + 1)]
+    """The irreps ``ψ_0 … ψ_L`` of SO(2) (or trivial and ``(1, k)`` of O(2)), one field each:
+    the trivial irrep, then one irrep per frequency 1..L (O(2)'s determinant, of frequency 0,
+    is left out)."""
+    keys = group.irrep_keys(maximum_frequency)
+    return [trivial(group)] + [irrep(group, k) for k in keys if group.irrep_frequency(k) > 0]
 
 
 def _field(group: Group, maximum_frequency: int) -> list[Rep]:
     """The irreducible fields making up one base channel."""
-    if isinstance(group, (SO2, O2)):
+    if not group.is_finite:  # SO(2) / O(2): no finite regular representation
         return _band(group, maximum_frequency)
     return [regular(group)]
 
@@ -107,8 +112,8 @@ def build_steerable_cnn(
         in_channels: input channels (scalars).
         num_classes: logits.
         maximum_frequency: L, the band limit of SO(2) / O(2) fields.
-        nonlinearity: ``"elu"`` (regular fields, the default there), ``"norm"`` (default for
-            SO(2)/O(2)) or ``"gated"`` (SO(2)/O(2)).
+        nonlinearity: ``"elu"`` (regular fields, the default there), ``"norm"`` (norm-ReLU,
+            default for SO(2)/O(2)) or ``"gated"`` (SO(2)/O(2)).
         widths: base channels of the six layers (fields; the paper's 16, 24, 32, 32, 48, 64).
 
     Example:
@@ -119,7 +124,7 @@ def build_steerable_cnn(
     """
     owner = "steerable_cnn"
     point = point_group(group, owner, finite=False)
-    continuous = isinstance(point, (SO2, O2))
+    continuous = not point.is_finite  # SO(2) or O(2): point_group admits only planar groups
     check_positive(in_channels, owner, "in_channels")
     check_positive(num_classes, owner, "num_classes")
     check_positive(maximum_frequency, owner, "maximum_frequency", minimum=0)
@@ -127,39 +132,51 @@ def build_steerable_cnn(
     choices = ("norm", "gated") if continuous else ("elu",)
     act = check_choice(nonlinearity or choices[0], choices, owner, "nonlinearity")
     unit = _field(point, maximum_frequency)
-    rep: Rep = trivial(point) * in_channels
+    rep = GridRep(trivial(point) * in_channels)
     layers: list[nn.Module] = []
     sizes = layer_widths(point, fixparams, maximum_frequency, _check_widths(widths, owner))
     for i, (c, k, p) in enumerate(zip(sizes, KERNELS, PADDINGS, strict=True)):
-        fields = direct_sum(*(unit * c))
-        conv_out = GatedNonlinearity(fields).rep_in.fibre if act == "gated" else fields
-        layers += [SteerableConv2d(rep, conv_out, k, padding=p), EquivariantBatchNorm(conv_out)]
-        if act == "elu":
-            layers.append(PointwiseNonlinearity(fields, "elu"))
-        elif act == "norm":
-            layers.append(NormNonlinearity(fields, "relu"))
-        else:
-            layers.append(GatedNonlinearity(fields))
+        fields = GridRep(direct_sum(*(unit * c)))
+        layers += _steerable_block(rep, fields, k, p, act)
         if i in POOL_AFTER:
             pool = SpatialAvgPool2d if continuous else SpatialMaxPool2d
             layers.append(pool(fields, 2))
         rep = fields
     invariant = InvariantPool(rep, group_pool="norm" if continuous else "max", spatial="max")
-    layers.append(invariant)
-    head = nn.Sequential(
-        nn.Linear(invariant.rep_out.dim, HEAD_WIDTH),
-        nn.BatchNorm1d(HEAD_WIDTH),
-        nn.ELU(),
-        nn.Linear(HEAD_WIDTH, num_classes),
-    )
     return ImageClassifier(
-        EquivariantSequential(*layers),
-        head,
+        EquivariantSequential(*layers, invariant),
+        _head(invariant.rep_out.dim, num_classes),
         group=point,
         in_channels=in_channels,
         num_classes=num_classes,
         input_size=MNIST_SIZE,
         min_input_size=_MIN_SIZE,
+    )
+
+
+def _steerable_block(
+    rep_in: GridRep, fields: GridRep, kernel_size: int, padding: int, nonlinearity: str
+) -> list[nn.Module]:
+    """conv → batch norm → nonlinearity, from ``rep_in`` to ``fields`` (the conv produces the
+    nonlinearity's input: ``fields``, plus their gates for the gated nonlinearity)."""
+    act: nn.Module
+    if nonlinearity == "elu":
+        act = PointwiseNonlinearity(fields, "elu")
+    elif nonlinearity == "norm":
+        act = NormNonlinearity(fields, "relu")
+    else:
+        act = GatedNonlinearity(fields, "elu")
+    conv = SteerableConv2d(rep_in, act.rep_in, kernel_size, padding)
+    return [conv, EquivariantBatchNorm(act.rep_in), act]
+
+
+def _head(features: int, num_classes: int) -> nn.Sequential:
+    """The classifier on the invariant features: Linear → BatchNorm1d → ELU → Linear."""
+    return nn.Sequential(
+        nn.Linear(features, HEAD_WIDTH),
+        nn.BatchNorm1d(HEAD_WIDTH),
+        nn.ELU(),
+        nn.Linear(HEAD_WIDTH, num_classes),
     )
 
 
@@ -174,15 +191,9 @@ def _plain_cnn(
             layers.append(nn.MaxPool2d(2))
         width = c
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(1)]
-    head = nn.Sequential(
-        nn.Linear(width, HEAD_WIDTH),
-        nn.BatchNorm1d(HEAD_WIDTH),
-        nn.ELU(),
-        nn.Linear(HEAD_WIDTH, num_classes),
-    )
     return ImageClassifier(
         nn.Sequential(*layers),
-        head,
+        _head(width, num_classes),
         group=group,
         in_channels=in_channels,
         num_classes=num_classes,

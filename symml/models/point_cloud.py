@@ -1,4 +1,4 @@
-"""3-D Tetris classifiers (Thomas et al. 2018, PAPERS.md §6): point clouds → logits per graph.
+"""3-D Tetris classifiers (Thomas et al. 2018, docs/published.md §6): point clouds → logits.
 
 Input: a torch-geometric ``Data`` / ``Batch`` with ``pos [N, 3]``, ``edge_index`` (the shapes'
 fully connected graphs), optional node scalars ``x [N, F]`` (`symml.data`'s ``tetris3d`` gives

@@ -1,10 +1,10 @@
 """Models by name: ``symml.models.build(name, **overrides)``, each with its group and baseline.
 
-Conventions (DESIGN.md L3): image models take ``[B, C, H, W]`` and return logits ``[B, classes]``;
-graph models take a torch-geometric ``Batch`` (``pos [N, d]``, optional ``vel [N, d]``, node
-scalars ``x [N, F]``, ``edge_index``, optional ``edge_attr``) and return positions ``[N, d]`` or
-per-graph outputs ``[B, ...]``; vector models take ``[B, rep_in.dim]`` and return
-``[B, rep_out.dim]``. Every built model carries ``rep_in``, ``rep_out`` and ``group``, so
+Conventions (docs/design.md, "Models and data"): image models take ``[B, C, H, W]`` and return
+logits ``[B, classes]``; graph models take a torch-geometric ``Batch`` (``pos [N, d]``, optional
+``vel [N, d]``, node scalars ``x [N, F]``, ``edge_index``, optional ``edge_attr``) and return
+positions ``[N, d]`` or per-graph outputs ``[B, ...]``; vector models take ``[B, rep_in.dim]``
+and return ``[B, rep_out.dim]``. Every built model carries ``rep_in``, ``rep_out`` and ``group``, so
 `symml.testing.equivariance_error` checks it without further arguments.
 """
 
@@ -279,6 +279,22 @@ def _builder(name: str) -> Builder:
     return builder
 
 
+def accepted_options(name: str) -> frozenset[str] | None:
+    """The keyword options model ``name``'s builder accepts; None when it takes any
+    (``**kwargs``). The one place a builder's signature is read: `build` refuses other options
+    by it, config validation names the bad key by it (``symml.training.config``), and the
+    training engine fills from the dataset only the options it lists.
+
+    Example:
+        >>> {"hidden", "rep_in"} <= accepted_options("mlp")
+        True
+    """
+    params = inspect.signature(_builder(name)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return frozenset(params)
+
+
 def build(name: str, **overrides: Any) -> nn.Module:
     """Build model ``name``; ``overrides`` replace its default hyper-parameters.
 
@@ -292,15 +308,13 @@ def build(name: str, **overrides: Any) -> nn.Module:
         >>> model(torch.randn(3, 10)).shape
         torch.Size([3, 1])
     """
-    builder = _builder(name)
-    params = inspect.signature(builder).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(overrides) - set(params))
-        if unknown:
-            raise ValueError(
-                f"model {name!r}: unknown option(s) {unknown}; it accepts {sorted(params)}"
-            )
-    return builder(**overrides)
+    accepted = accepted_options(name)
+    unknown = [] if accepted is None else sorted(set(overrides) - accepted)
+    if unknown:
+        raise ValueError(
+            f"model {name!r}: unknown option(s) {unknown}; it accepts {sorted(accepted or ())}"
+        )
+    return _builder(name)(**overrides)
 
 
 def parameter_count(model: nn.Module) -> int:

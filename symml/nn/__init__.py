@@ -1,5 +1,7 @@
 """Equivariant layers (layer L2): generic ones here, image layers in `symml.nn.cnn`, graph
-layers in `symml.nn.gnn`.
+layers in `symml.nn.gnn`. The nonlinearities (`PointwiseNonlinearity`, `NormNonlinearity`,
+`GatedNonlinearity`) act on vector features typed by a `Rep` and on image fields typed by a
+`GridRep` alike.
 
 Every module declares ``rep_in`` / ``rep_out`` (and its ``group``), so `symml.testing` checks any
 of them, and containers check that neighbours chain when they are built.

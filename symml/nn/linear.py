@@ -5,15 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from symml.nn._expansion import (
-    Expansion,
-    LinearKernel,
-    assemble,
-    expansion,
-    linear_plan,
-    linear_t,
-    plan_constants,
-)
+from symml.nn import _kernels
+from symml.nn._expansion import Expansion, assemble, expansion
 from symml.reps import Rep, trivial
 
 
@@ -40,7 +33,7 @@ class EquivariantLinear(nn.Module):
     solved once per pair of field types and memoised), so the layer has exactly
     ``dim Hom_G(ρ_in, ρ_out)`` weights; the bias lives on the trivial parts of ``rep_out``. W is
     built from θ block by block (no dense basis is stored) and cached in eval mode; in training,
-    `forward_t` multiplies type by type without building W (`symml.nn._expansion.linear_t`).
+    `forward_t` builds it in one scatter from a list of its nonzeros (`symml.nn._kernels.linear`).
     Initialisation: every output coordinate has variance ≈ 1 for unit-variance inputs.
 
     Args:
@@ -91,8 +84,8 @@ class EquivariantLinear(nn.Module):
             self._bias_exp = bias_exp
             self._register_bases("_bias_basis", bias_exp)
         self._cache: tuple[object, Tensor, Tensor | None] | None = None
-        self._plan = linear_plan(exp, self._bias_exp)
-        self._kernels: dict[tuple[torch.dtype, torch.device], LinearKernel] = {}
+        self._plan = _kernels.linear_plan(exp, self._bias_exp)
+        self._kernel_cache: dict[tuple[torch.dtype, torch.device], _kernels.LinearKernel] = {}
 
     def _register_bases(self, prefix: str, exp: Expansion) -> None:
         # buffers, so that .to() / .double() move them; not persistent: derived from the reps
@@ -136,42 +129,38 @@ class EquivariantLinear(nn.Module):
     def forward_t(self, xt: Tensor) -> Tensor:
         """The same map on feature-major inputs: ``[d_in, B] → [d_out, B]`` (no width check).
 
-        With autograd W is never built: `linear_t` multiplies type by type (for the identity
-        blocks a GEMM over copies only, d_a times fewer multiply-adds than W's) in one autograd
-        node. Without autograd (or for an empty batch) the cached W is one GEMM.
+        `reference_t` computed by the linear kernel (`symml.nn._kernels.linear`): W assembled in
+        one scatter and multiplied in one GEMM, in one autograd node. Without autograd (or for an
+        empty batch) the cached W is one GEMM.
         """
         if not (self.training or torch.is_grad_enabled()) or xt.shape[1] == 0:
             w, b = self._weight_and_bias()
             return w @ xt if b is None else torch.addmm(b[:, None], w, xt)
         theta = self.weight_coefficients
-        key = (theta.dtype, theta.device)
-        if key not in self._kernels:  # the bases reshaped for each route, once per dtype/device
+        kernel = self._kernel_cache.get((theta.dtype, theta.device))
+        if kernel is None:  # W's entries in θ's dtype and on its device, once
             bias_bases = (
-                () if self._bias_exp is None else self._bases("_bias_basis", self._bias_exp)
+                [] if self._bias_exp is None else self._bases("_bias_basis", self._bias_exp)
             )
-            consts = plan_constants(self._plan, self._bases("_basis", self._exp))
-            self._kernels[key] = LinearKernel(self._plan, consts, tuple(bias_bases), self._replay)
-        return linear_t(self._kernels[key], xt, theta, self.bias_coefficients)
+            kernel = _kernels.linear_kernel(
+                self._plan, self._bases("_basis", self._exp), bias_bases
+            )
+            self._kernel_cache[theta.dtype, theta.device] = kernel
+        return _kernels.linear_t(kernel, self.reference_t, xt, theta, self.bias_coefficients)
 
-    def _replay(self, xt: Tensor, theta: Tensor, bias_theta: Tensor | None) -> Tensor:
-        """``W xt + b`` with recorded ops, in `linear_t`'s type-ordered layout."""
-        w = assemble(self._exp, self._bases("_basis", self._exp), theta)
-        plan = self._plan
-        if plan.order_out is not None:
-            w = w[list(plan.order_out)]
-        if plan.order_in is not None:
-            w = w[:, list(plan.order_in)]
-        y = w @ xt
+    def reference_t(self, xt: Tensor, theta: Tensor, bias_theta: Tensor | None) -> Tensor:
+        """`forward_t` in ordinary differentiable ops, for coefficients ``theta`` and
+        ``bias_theta``: W assembled densely, ``W xt + b``."""
+        y = assemble(self._exp, self._bases("_basis", self._exp), theta) @ xt
         if bias_theta is not None and self._bias_exp is not None:
             b = assemble(self._bias_exp, self._bases("_bias_basis", self._bias_exp), bias_theta)
-            b = b[:, 0] if plan.order_out is None else b[list(plan.order_out), 0]
-            y = y + b[:, None]
+            y = y + b
         return y
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_cache"] = None  # derived data: never pickled
-        state["_kernels"] = {}
+        state["_kernel_cache"] = {}
         return state
 
     def extra_repr(self) -> str:

@@ -1,23 +1,89 @@
-"""Equivariant nonlinearities for fields of any representation: gated, norm and pointwise."""
+"""Equivariant nonlinearities on vector features and image fields: pointwise, norm and gated.
+
+One family, one convention:
+
+- **Layout.** A `Rep` types vector features ``[..., rep.dim]`` (features last); a `GridRep`
+  types image fields ``[B, rep.channels, H, W]`` (channels at dim 1). The map is the same, taken
+  along the feature axis; ``rep_in`` / ``rep_out`` have the kind of ``rep``.
+- **Fields** are the direct-sum parts of the representation.
+- **Activation** σ is named by a string from `ACTIVATIONS` (config-friendly, picklable, and
+  exported as the torch module of that name).
+- **Norm formula:** ``f ↦ f · σ(‖f‖ + b) / ‖f‖`` on every field (Weiler & Cesa's norm-ReLU for
+  σ = relu), one learned bias ``b`` per field.
+- **Gates come first:** `GatedNonlinearity` takes ``gated(rep) = F·trivial + rep``, gate ``i``
+  for the ``i``-th non-scalar field; scalar fields go through σ. When ``rep``'s scalars come first
+  (as `symml.models.emlp.uniform_rep` builds them), gates and scalars form one block of trivial
+  coordinates, which the layers around use without copies.
+"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from typing import Any
+from typing import overload
 
 import torch
 from torch import Tensor, nn
 
-from symml.nn._checks import check_rep
+from symml.nn._checks import check_choice
+from symml.nn._kernels.gate import GateLayout, fused_gate
 from symml.nn._types import is_trivial, parts
-from symml.reps import Rep, trivial
+from symml.nn.cnn._fields import check_images
+from symml.nn.cnn.export import traced
+from symml.reps import GridRep, Rep, trivial
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "softplus": nn.Softplus,
+}
+_NORM_EPS = 1e-6  # ‖f‖ below this divides as 1e-6: the direction of f is then undefined
 
 
-def gated(rep: Rep, gates_after_scalars: bool = False) -> Rep:
-    """``rep`` plus one trivial gate scalar per non-scalar part: the input representation of
-    ``GatedNonlinearity(rep, gates_after_scalars)``. The gates are appended at the end, or, with
-    ``gates_after_scalars`` (for a ``rep`` whose scalars come first), placed right after its
-    scalars, so that all scalars are side by side (one field type, one block of coordinates).
+def _activation(name: object, owner: str) -> nn.Module:
+    if not isinstance(name, str):
+        raise TypeError(
+            f"{owner}: expected activation as a name in {list(ACTIVATIONS)} (got "
+            f"{type(name).__name__} {name!r}); pass the name, e.g. activation='relu'"
+        )
+    return ACTIVATIONS[check_choice(name, tuple(ACTIVATIONS), owner, "activation")]()
+
+
+def _fibre(rep: object, owner: str) -> tuple[Rep, int]:
+    """The fibre of ``rep`` and the number of axes after its feature axis (0 vectors, 2 images)."""
+    if isinstance(rep, GridRep):
+        return rep.fibre, 2
+    if isinstance(rep, Rep):
+        return rep, 0
+    raise TypeError(
+        f"{owner}: expected rep to be a symml Rep (vector features), e.g. 2 * standard(O(3)), "
+        f"or a GridRep (image fields) (got {type(rep).__name__} {rep!r})"
+    )
+
+
+def _typed(fibre: Rep, trail: int) -> Rep | GridRep:
+    return GridRep(fibre) if trail else fibre
+
+
+def _check_input(x: Tensor, rep: Rep | GridRep, owner: str) -> None:
+    if isinstance(rep, GridRep):
+        check_images(x, rep.channels, owner)
+    elif not isinstance(x, Tensor) or x.dim() == 0 or x.shape[-1] != rep.dim:
+        got = list(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{owner}: expected inputs [..., {rep.dim}] for {rep} (got {got})")
+
+
+@overload
+def gated(rep: Rep) -> Rep: ...
+@overload
+def gated(rep: GridRep) -> GridRep: ...
+def gated(rep: Rep | GridRep) -> Rep | GridRep:
+    """The input type of ``GatedNonlinearity(rep)``: one trivial gate per non-scalar field of
+    ``rep``, first, then ``rep`` (``rep`` itself when it has only scalars).
 
     Example:
         >>> from symml.groups import O
@@ -25,67 +91,216 @@ def gated(rep: Rep, gates_after_scalars: bool = False) -> Rep:
         >>> gated(2 * standard(O(3)) + trivial(O(3))).dim  # 7 + one gate per vector
         9
     """
-    all_parts = parts(check_rep(rep, "gated"))
-    gates = sum(not is_trivial(p) for p in all_parts)
-    if not gates:
-        return rep
-    if not gates_after_scalars:
-        return rep + gates * trivial(rep.group)
-    k = _scalar_prefix(all_parts)
-    if k < 0:
-        raise ValueError(
-            f"gated: gates_after_scalars needs a rep whose scalars all come first (got {rep}); "
-            "reorder it, or append the gates at the end (the default)"
-        )
-    out = (k + gates) * trivial(rep.group)
-    for p in all_parts[k:]:
-        out = out + p
-    return out
+    fibre, trail = _fibre(rep, "gated")
+    gates = sum(not is_trivial(p) for p in parts(fibre))
+    return _typed(gates * trivial(fibre.group) + fibre, trail) if gates else rep
 
 
-def scalars_first(rep: Rep) -> bool:
-    """Whether every scalar (trivial) part of ``rep`` comes before its other parts."""
-    return _scalar_prefix(parts(rep)) >= 0
+class _Nonlinearity(nn.Module):
+    """What the family shares: the fibre, the layout, the activation σ and the input check."""
+
+    rep_in: Rep | GridRep
+    rep_out: Rep | GridRep
+
+    def __init__(self, rep: Rep | GridRep, activation: str) -> None:
+        super().__init__()
+        self.fibre, self.trail = _fibre(rep, type(self).__name__)
+        self.group = self.fibre.group
+        self.rep_in = self.rep_out = _typed(self.fibre, self.trail)
+        self.activation = activation
+        self.function = _activation(activation, type(self).__name__)
+
+    def extra_repr(self) -> str:
+        return f"{self.rep_out}, activation={self.activation!r}"
 
 
-def _scalar_prefix(all_parts: list[Rep]) -> int:
-    """The number of scalar parts that come first, or -1 if a scalar comes after another part."""
-    k = 0
-    while k < len(all_parts) and is_trivial(all_parts[k]):
-        k += 1
-    return k if not any(is_trivial(p) for p in all_parts[k:]) else -1
-
-
-def _coordinate_parts(rep: Rep) -> tuple[Tensor, Tensor]:
-    """For each coordinate of ``rep``: the index of its part, and whether that part is scalar."""
-    part_of, scalar = [], []
-    for i, p in enumerate(parts(rep)):
-        part_of += [i] * p.dim
-        scalar += [is_trivial(p)] * p.dim
-    return torch.tensor(part_of, dtype=torch.long), torch.tensor(scalar, dtype=torch.bool)
-
-
-def _check_width(x: Tensor, rep: Rep, what: str) -> None:
-    if x.shape[-1] != rep.dim:
-        raise ValueError(
-            f"{what}: expected inputs [..., {rep.dim}] for {rep} (got {list(x.shape)})"
-        )
-
-
-class GatedNonlinearity(nn.Module):
-    """Gated nonlinearity (Weiler et al. 2018; emlp): scalars go through SiLU, every other part
-    ``v`` of ``rep`` is scaled by ``sigmoid(gate)`` of its own gate scalar.
-
-    Equivariant for any orthogonal rep: gates are invariant, so ``sigmoid(gate)·ρ(g)v =
-    ρ(g)(sigmoid(gate)·v)``.
+class PointwiseNonlinearity(_Nonlinearity):
+    """σ on every coordinate, for permutation fields (regular, quotient, trivial): permuting
+    coordinates commutes with σ, so ``σ(ρ(g) f) = ρ(g) σ(f)``.
 
     Args:
-        rep: the output representation; the input is ``gated(rep, gates_after_scalars)``
-            (``rep`` + gates).
-        gates_after_scalars: the gates sit right after ``rep``'s scalars instead of at the end.
+        rep: the fields, a `Rep` (vectors) or `GridRep` (images) of permutation reps.
+        activation: σ, a name in `ACTIVATIONS` (default ``"relu"``).
 
     Shapes:
-        ``[..., gated(rep).dim] → [..., rep.dim]``.
+        ``[..., rep.dim] → [..., rep.dim]`` (Rep); ``[B, C, H, W] → [B, C, H, W]`` (GridRep).
+
+    Example:
+        >>> from symml.groups import Cyclic
+        >>> from symml.reps import regular
+        >>> PointwiseNonlinearity(regular(Cyclic(4)))(torch.tensor([[-1.0, 2.0, -3.0, 4.0]]))
+        tensor([[0., 2., 0., 4.]])
+    """
+
+    def __init__(self, rep: Rep | GridRep, activation: str = "relu") -> None:
+        super().__init__(rep, activation)
+        bad = [p for p in parts(self.fibre) if not p.is_permutation]
+        if bad:
+            raise ValueError(
+                f"PointwiseNonlinearity: expected permutation fields (regular, quotient, "
+                f"trivial), with which an elementwise function commutes (got {bad[0]}); use "
+                "NormNonlinearity or GatedNonlinearity for such fields"
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input(x, self.rep_in, "PointwiseNonlinearity")
+        out: Tensor = self.function(x)
+        return out
+
+    def export(self) -> nn.Module:
+        """The torch module of σ (same function)."""
+        return ACTIVATIONS[self.activation]()
+
+
+def _norm(
+    x: Tensor, part_of: Tensor, fields: int, bias: Tensor | None, function: nn.Module, trail: int
+) -> Tensor:
+    """``f · σ(‖f‖ + b) / ‖f‖`` on each of the ``fields`` fields along the feature axis (torch
+    operations only, so it traces for export)."""
+    axis = -1 - trail
+    # zeros shaped like x with one entry per field on the feature axis (F <= C), without reading
+    # x.shape, which torch.fx cannot unpack
+    squares = torch.zeros_like(x.narrow(axis, 0, fields)).index_add(axis, part_of, x * x)
+    # ‖f‖ with a zero gradient at f = 0 (sqrt's is infinite there) in every dtype: the square
+    # root only sees positive numbers, and the outer where routes no gradient to the inner one
+    positive = squares > 0
+    norm = torch.where(positive, torch.where(positive, squares, 1.0).sqrt(), 0.0)
+    shifted = norm if bias is None else norm + bias.view(-1, *(1,) * trail)
+    scale = function(shifted) / norm.clamp_min(_NORM_EPS)
+    return x * scale.index_select(axis, part_of)
+
+
+class _NormExport(nn.Module):
+    """The exported form of `NormNonlinearity`: the same function, plain torch operations."""
+
+    part_of: Tensor
+
+    def __init__(self, layer: NormNonlinearity) -> None:
+        super().__init__()
+        self.register_buffer("part_of", layer.part_of.clone())
+        self.fields = layer.fields
+        self.bias = None if layer.bias is None else nn.Parameter(layer.bias.detach().clone())
+        self.function = ACTIVATIONS[layer.activation]()
+        self.trail = layer.trail
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _norm(x, self.part_of, self.fields, self.bias, self.function, self.trail)
+
+
+class NormNonlinearity(_Nonlinearity):
+    """Norm nonlinearity ``f ↦ f · σ(‖f‖ + b) / ‖f‖`` on every field ``f`` (scalars included),
+    with one learned bias ``b`` per field (zero at start); σ = relu is the norm-ReLU of
+    Weiler & Cesa 2019.
+
+    Equivariant for any orthogonal rep: ``‖ρ(g)f‖ = ‖f‖``, so the scale is invariant.
+
+    Args:
+        rep: the fields, a `Rep` (vectors) or `GridRep` (images), any orthogonal reps.
+        activation: σ, a name in `ACTIVATIONS` (default ``"relu"``).
+        bias: learn ``b`` (otherwise ``b = 0``).
+
+    Shapes:
+        ``[..., rep.dim] → [..., rep.dim]`` (Rep); ``[B, C, H, W] → [B, C, H, W]`` (GridRep).
+
+    Example:
+        >>> from symml.groups import SO2
+        >>> from symml.reps import GridRep, irrep
+        >>> act = NormNonlinearity(GridRep(irrep(SO2(), 1)))
+        >>> with torch.no_grad():  # ‖f‖ = 5: relu(5 + 0) / 5 = 1
+        ...     act(torch.tensor([3.0, 4.0]).view(1, 2, 1, 1)).flatten()
+        tensor([3., 4.])
+    """
+
+    part_of: Tensor
+
+    def __init__(self, rep: Rep | GridRep, activation: str = "relu", bias: bool = True) -> None:
+        super().__init__(rep, activation)
+        fields = parts(self.fibre)
+        part_of = torch.cat([torch.full((p.dim,), i) for i, p in enumerate(fields)])
+        self.register_buffer("part_of", part_of, persistent=False)
+        self.fields = len(fields)
+        self.bias = nn.Parameter(torch.zeros(self.fields)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input(x, self.rep_in, "NormNonlinearity")
+        return _norm(x, self.part_of, self.fields, self.bias, self.function, self.trail)
+
+    def export(self) -> nn.Module:
+        """A `torch.fx.GraphModule` of torch operations computing the same function."""
+        return traced(_NormExport(self))
+
+
+class _Gate(nn.Module):
+    """The gate as plain torch operations along the feature axis (the reference, and the module
+    that export traces)."""
+
+    scalar: Tensor
+    gate_of: Tensor
+
+    def __init__(self, fibre: Rep, function: nn.Module, trail: int) -> None:
+        super().__init__()
+        fields = parts(fibre)
+        scalar = [is_trivial(p) for p in fields]
+        self.gates, self.width = len(scalar) - sum(scalar), fibre.dim
+        self.function, self.trail = function, trail
+        # per coordinate: whether its field is scalar, and the gate of its field (gates are
+        # numbered over the non-scalar fields in order)
+        number = torch.cumsum(~torch.tensor(scalar), 0) - 1
+        owner = torch.cat([torch.full((p.dim,), i) for i, p in enumerate(fields)])
+        self.register_buffer("scalar", torch.tensor(scalar)[owner], persistent=False)
+        self.register_buffer("gate_of", number[owner].clamp(min=0), persistent=False)
+        # scalars first (k of them), then runs of equal-dimension fields: each run is scaled by
+        # its gates broadcast over the field, which avoids the index_select (whose backward is an
+        # index_add, several times slower) and the where of the general layout
+        k = next((i for i, s in enumerate(scalar) if not s), len(scalar))
+        self.scalars = -1 if any(scalar[k:]) else k
+        self.runs: list[tuple[int, int]] = []  # (fields, dimension) after the scalars
+        for p in fields[k:] if self.scalars >= 0 else []:
+            if self.runs and self.runs[-1][1] == p.dim:
+                self.runs[-1] = (self.runs[-1][0] + 1, p.dim)
+            else:
+                self.runs.append((1, p.dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.along(x, self.trail)
+
+    def along(self, x: Tensor, trail: int) -> Tensor:
+        """The gate along the axis ``-1 - trail`` of ``x``."""
+        if not self.gates:
+            out: Tensor = self.function(x)
+            return out
+        axis = -1 - trail
+        if self.scalars < 0:  # scalars anywhere: gate every coordinate, then pick
+            gates, values = x.split([self.gates, self.width], axis)
+            gated_values = values * torch.sigmoid(gates).index_select(axis, self.gate_of)
+            scalar = self.scalar.view(-1, *(1,) * trail)
+            return torch.where(scalar, self.function(values), gated_values)
+        # split, not slicing: each slice's backward would zero-fill a gradient of x's size
+        sizes = [self.gates, self.scalars, *(m * d for m, d in self.runs)]
+        pieces = x.split(sizes, axis)
+        run_gates = torch.sigmoid(pieces[0]).split([m for m, _ in self.runs], axis)
+        out_pieces = [self.function(pieces[1])]
+        for i, (m, d) in enumerate(self.runs):  # [..., m·d, *trail] as [..., m, d, *trail]
+            scaled = pieces[2 + i].unflatten(axis, (m, d)) * run_gates[i].unsqueeze(axis)
+            out_pieces.append(scaled.flatten(axis - 1, axis))
+        return torch.cat(out_pieces, axis)
+
+
+class GatedNonlinearity(_Nonlinearity):
+    """Gated nonlinearity (Weiler et al. 2018; emlp): every non-scalar field ``f_i`` becomes
+    ``f_i · sigmoid(s_i)`` with its own invariant gate ``s_i``; scalar fields go through σ.
+
+    The gates come first: the input is ``gated(rep) = F·trivial + rep`` (``F`` non-scalar
+    fields; ``rep`` when there are none), produced by a linear layer or convolution whose output
+    type is ``gated(rep)``. Equivariant for any orthogonal rep: the gates are invariant, so
+    ``sigmoid(s)·ρ(g)f = ρ(g)(sigmoid(s)·f)``.
+
+    Args:
+        rep: the output fields, a `Rep` (vectors) or `GridRep` (images), any orthogonal reps.
+        activation: σ on the scalar fields, a name in `ACTIVATIONS` (default ``"silu"``).
+
+    Shapes:
+        ``[..., gated(rep).dim] → [..., rep.dim]`` (Rep); ``[B, F + C, H, W] → [B, C, H, W]``.
 
     Example:
         >>> from symml.groups import SO
@@ -95,221 +310,33 @@ class GatedNonlinearity(nn.Module):
         torch.Size([2, 9])
     """
 
-    _scalar: Tensor
-    _gate_of: Tensor
-
-    def __init__(self, rep: Rep, gates_after_scalars: bool = False) -> None:
-        super().__init__()
-        check_rep(rep, "GatedNonlinearity")
-        self.rep_in, self.rep_out = gated(rep, gates_after_scalars), rep
-        self.group, self.gates_after_scalars = rep.group, gates_after_scalars
-        part_of, scalar = _coordinate_parts(rep)
-        # gate column of each coordinate: gates are numbered over the non-scalar parts in order
-        gate_number = torch.cumsum(~torch.tensor([is_trivial(p) for p in parts(rep)]), 0) - 1
-        self.register_buffer("_scalar", scalar, persistent=False)
-        self.register_buffer("_gate_of", gate_number[part_of].clamp(min=0), persistent=False)
-        self._gates = self.rep_in.dim - rep.dim
-        # fast path for the usual layout (scalars first, as uniform_rep builds): no `where`, and
-        # each run of equal-dimension parts is scaled by its gates broadcast over the part (an
-        # index_select of gates has an index_add backward, several times slower)
-        k = int(scalar.sum())
-        self._scalar_prefix = k if bool(scalar[:k].all()) else -1
-        self._runs: list[tuple[int, int]] = []  # (parts, dim) after the scalar prefix
-        for p in parts(rep):
-            if is_trivial(p):
-                continue
-            if self._runs and self._runs[-1][1] == p.dim:
-                self._runs[-1] = (self._runs[-1][0] + 1, p.dim)
-            else:
-                self._runs.append((1, p.dim))
-        self._rows = self._layout()
+    def __init__(self, rep: Rep | GridRep, activation: str = "silu") -> None:
+        super().__init__(rep, activation)
+        self.rep_in = gated(self.rep_out)
+        self.gate = _Gate(self.fibre, self.function, self.trail)
+        runs = tuple(self.gate.runs)
+        fusable = bool(self.gate.gates) and self.gate.scalars >= 0 and activation == "silu"
+        # the fused kernel's hand-written backward knows SiLU's derivative only
+        self._layout: GateLayout | None = (
+            GateLayout(self.gate.gates, self.gate.scalars, runs) if fusable else None
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_width(x, self.rep_in, "GatedNonlinearity")
-        return self._gate(x, -1)
-
-    def forward_t(self, xt: Tensor) -> Tensor:
-        """The same map on feature-major inputs: ``[gated(rep).dim, B] → [rep.dim, B]``."""
-        if self._gates and self._scalar_prefix >= 0:
-            out: Tensor = _GateT.apply(self._gate_recorded, self._rows, xt.contiguous())
-            return out
-        return self._gate(xt, 0)
-
-    def _layout(self) -> tuple[int, int, int, tuple[tuple[int, int, int, int, int], ...]]:
-        """Rows of the feature-major input for `_GateT`: ``(k, first gate row, gates, runs)``
-        with one ``(m, d, input row, output row, gate index)`` per run of equal parts."""
-        k, gates = self._scalar_prefix, self._gates
-        first_gate = k if self.gates_after_scalars else self.rep_out.dim
-        row_in = k + gates if self.gates_after_scalars else k
-        row_out, gate, runs = k, 0, []
-        for m, d in self._runs:
-            runs.append((m, d, row_in, row_out, gate))
-            row_in, row_out, gate = row_in + m * d, row_out + m * d, gate + m
-        return k, first_gate, gates, tuple(runs)
-
-    def _gate_recorded(self, xt: Tensor) -> Tensor:
-        return self._gate(xt, 0)
-
-    def _gate(self, x: Tensor, dim: int) -> Tensor:
-        """The gate along the feature dimension ``dim`` of x."""
-        if self._gates == 0:
-            return nn.functional.silu(x)
-        # split, not slicing: each slice's backward would zero-fill a gradient of x's size
-        k = self._scalar_prefix
-        runs = [m * d for m, d in self._runs]
-        if self.gates_after_scalars:
-            scalars, gates, *rest = x.split([k, self._gates, *runs], dim)
-        else:
-            values, gates = x.split([self.rep_out.dim, self._gates], dim)
-            if k < 0:  # scalars anywhere: gate every coordinate, then pick
-                gated_values = values * torch.sigmoid(gates).index_select(dim, self._gate_of)
-                scalar = self._scalar if dim == -1 else self._scalar[:, None]
-                return torch.where(scalar, nn.functional.silu(values), gated_values)
-            scalars, *rest = values.split([k, *runs], dim)
-        run_gates = torch.sigmoid(gates).split([m for m, _ in self._runs], dim)
-        out = [nn.functional.silu(scalars)]
-        lead = x.shape[:-1] if dim == -1 else ()
-        trail = () if dim == -1 else x.shape[1:]
-        for (m, d), v, g in zip(self._runs, rest, run_gates, strict=True):
-            if dim == -1:  # [..., m·d] as [..., m, d], gates [..., m, 1]
-                scaled = v.reshape(*lead, m, d) * g.unsqueeze(-1)
-            else:  # [m·d, ...] as [m, d, ...], gates [m, 1, ...]
-                scaled = v.reshape(m, d, *trail) * g.unsqueeze(1)
-            out.append(scaled.reshape(v.shape))
-        return torch.cat(out, dim)
-
-    def extra_repr(self) -> str:
-        return f"rep={self.rep_out}"
-
-
-class _GateT(torch.autograd.Function):
-    """The gate on feature-major inputs with its scalars first, as one autograd node written
-    straight into its output (the recorded version is a split, a product per run of parts and a
-    concatenation, each with its own node). Double backward replays the recorded version."""
-
-    @staticmethod
-    def forward(
-        ctx: Any,
-        recorded: Callable[[Tensor], Tensor],
-        layout: tuple[int, int, int, tuple[tuple[int, int, int, int, int], ...]],
-        xt: Tensor,
-    ) -> Tensor:
-        k, first_gate, gates, runs = layout
-        batch = xt.shape[1]
-        out = xt.new_empty(k + sum(m * d for m, d, *_ in runs), batch)
-        torch.ops.aten.silu.out(xt[:k], out=out[:k])
-        sig = torch.sigmoid(xt[first_gate : first_gate + gates])
-        for m, d, row_in, row_out, gate in runs:
-            values = xt[row_in : row_in + m * d].view(m, d, batch)
-            target = out[row_out : row_out + m * d].view(m, d, batch)
-            torch.mul(values, sig[gate : gate + m, None], out=target)
-        ctx.recorded, ctx.layout = recorded, layout
-        ctx.save_for_backward(xt, sig)
+        _check_input(x, self.rep_in, "GatedNonlinearity")
+        out: Tensor = self.gate(x)
         return out
 
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        xt, sig = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph: differentiate the recorded version
-            with torch.enable_grad():
-                (g,) = torch.autograd.grad(ctx.recorded(xt), xt, grad, create_graph=True)
-            return None, None, g
-        k, first_gate, gates, runs = ctx.layout
-        batch = xt.shape[1]
-        grad = grad.contiguous()
-        gx = torch.empty_like(xt)
-        gx[:k] = torch.ops.aten.silu_backward(grad[:k], xt[:k])
-        g_sig = sig.new_empty(sig.shape)
-        for m, d, row_in, row_out, gate in runs:
-            values = xt[row_in : row_in + m * d].view(m, d, batch)
-            g_out = grad[row_out : row_out + m * d].view(m, d, batch)
-            torch.mul(
-                g_out, sig[gate : gate + m, None], out=gx[row_in : row_in + m * d].view(m, d, batch)
-            )
-            torch.sum(g_out * values, 1, out=g_sig[gate : gate + m])
-        gx[first_gate : first_gate + gates] = torch.ops.aten.sigmoid_backward(g_sig, sig)
-        return None, None, gx
+    def forward_t(self, xt: Tensor) -> Tensor:
+        """The same map on feature-major vectors: ``[gated(rep).dim, B] → [rep.dim, B]`` (one
+        autograd node when ``rep``'s scalars come first and σ is SiLU: `EMLP`'s hot path)."""
+        if self._layout is not None:
+            return fused_gate(xt, self._layout, self.reference_t)
+        return self.reference_t(xt)
 
+    def reference_t(self, xt: Tensor) -> Tensor:
+        """`forward_t` as recorded torch operations: the fused kernel's reference."""
+        return self.gate.along(xt, 1)
 
-class NormNonlinearity(nn.Module):
-    """Norm nonlinearity: each non-scalar part ``v`` becomes ``v · sigmoid(‖v‖ + β)`` with a
-    learnable bias β per part; scalars go through SiLU.
-
-    Equivariant for any orthogonal rep, since ‖ρ(g)v‖ = ‖v‖.
-
-    Args:
-        rep: the representation of inputs and outputs.
-
-    Shapes:
-        ``[..., rep.dim] → [..., rep.dim]``.
-
-    Example:
-        >>> from symml.groups import Dihedral
-        >>> from symml.reps import regular
-        >>> NormNonlinearity(2 * regular(Dihedral(4)))(torch.randn(3, 16)).shape
-        torch.Size([3, 16])
-    """
-
-    _scalar: Tensor
-    _part_of: Tensor
-
-    def __init__(self, rep: Rep) -> None:
-        super().__init__()
-        self.rep_in = self.rep_out = check_rep(rep, "NormNonlinearity")
-        self.group = rep.group
-        part_of, scalar = _coordinate_parts(rep)
-        self.register_buffer("_part_of", part_of, persistent=False)
-        self.register_buffer("_scalar", scalar, persistent=False)
-        self.bias = nn.Parameter(torch.zeros(len(parts(rep))))
-
-    def forward(self, x: Tensor) -> Tensor:
-        _check_width(x, self.rep_in, "NormNonlinearity")
-        squares = x.new_zeros(*x.shape[:-1], len(self.bias)).index_add(-1, self._part_of, x * x)
-        # the ε keeps the gradient of ‖v‖ finite at v = 0; ‖·‖ stays invariant
-        norms = (squares + torch.finfo(x.dtype).tiny).sqrt()
-        scale = torch.sigmoid(norms + self.bias).index_select(-1, self._part_of)
-        return torch.where(self._scalar, nn.functional.silu(x), x * scale)
-
-    def extra_repr(self) -> str:
-        return f"rep={self.rep_out}"
-
-
-class PointwiseNonlinearity(nn.Module):
-    """An elementwise function, equivariant for permutation representations (regular, quotient,
-    trivial and their sums): permuting coordinates commutes with acting on each coordinate.
-
-    Args:
-        rep: a permutation representation (``rep.is_permutation``).
-        function: the elementwise function (default ReLU).
-
-    Shapes:
-        ``[..., rep.dim] → [..., rep.dim]``.
-
-    Example:
-        >>> from symml.groups import Cyclic
-        >>> from symml.reps import regular
-        >>> PointwiseNonlinearity(regular(Cyclic(4)))(torch.tensor([[-1.0, 2.0, -3.0, 4.0]]))
-        tensor([[0., 2., 0., 4.]])
-    """
-
-    def __init__(self, rep: Rep, function: Callable[[Tensor], Tensor] = torch.relu) -> None:
-        super().__init__()
-        check_rep(rep, "PointwiseNonlinearity")
-        if not callable(function):
-            raise TypeError(
-                f"PointwiseNonlinearity: expected function to be callable, e.g. torch.relu (got "
-                f"{type(function).__name__} {function!r})"
-            )
-        if not rep.is_permutation:
-            raise ValueError(
-                f"PointwiseNonlinearity: {rep} is not a permutation representation, so an "
-                "elementwise function would break equivariance; use GatedNonlinearity or "
-                "NormNonlinearity, or regular/quotient fields"
-            )
-        self.rep_in = self.rep_out = rep
-        self.group = rep.group
-        self.function = function
-
-    def forward(self, x: Tensor) -> Tensor:
-        _check_width(x, self.rep_in, "PointwiseNonlinearity")
-        return self.function(x)
+    def export(self) -> nn.Module:
+        """A `torch.fx.GraphModule` of torch operations computing the same function."""
+        return traced(copy.deepcopy(self.gate))

@@ -8,8 +8,8 @@ Example:
     (8, 8)
 """
 
+from symml.reps.basis import ChangeOfBasis, change_basis
 from symml.reps.constructors import (
-    Irrep,
     Quotient,
     Standard,
     irrep,
@@ -20,21 +20,21 @@ from symml.reps.constructors import (
     standard,
     trivial,
 )
-from symml.reps.decompose import Decomposition, decompose
 from symml.reps.fields import GraphRep, GridRep, NodeRep, PointRep, RepLike, act
 from symml.reps.interop import escnn_group, from_e3nn, from_escnn, to_e3nn, to_escnn
 from symml.reps.intertwiners import constraint_generators, intertwiners
 from symml.reps.irreps import irrep_keys
 from symml.reps.parse import parse_rep
 from symml.reps.rep import (
-    ChangeOfBasis,
+    Decomposition,
     DirectSum,
     Dual,
+    Irrep,
     Pullback,
     Rep,
     Restricted,
     TensorProduct,
-    change_basis,
+    decompose,
     direct_sum,
 )
 

@@ -1,4 +1,8 @@
-"""The basic representations: irreps, trivial, sign, standard, regular and quotient."""
+"""The basic representations: irreps, trivial, sign, standard, regular and quotient.
+
+Each asks the group what it needs (its irrep keys, standard matrices, factors or point group);
+none knows a particular group type.
+"""
 
 from __future__ import annotations
 
@@ -8,77 +12,14 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
-from symml.groups import (
-    O2,
-    O3,
-    Cyclic,
-    Dihedral,
-    DirectProduct,
-    Elements,
-    FiniteGroup,
-    Group,
-    Inclusion,
-    Orthogonal,
-    Permutations,
-    SemidirectProduct,
-    Translations,
-    Trivial,
-    inclusion,
-)
-from symml.reps import irreps as _irreps
+from symml.groups import Elements, FiniteGroup, Group, Inclusion, Trivial, inclusion
+from symml.reps.irreps import validate_key
 from symml.reps.product import factor_pullback
-from symml.reps.rep import Pullback, Rep
-
-
-@dataclass(frozen=True, repr=False)
-class Irrep(Rep):
-    """The irreducible representation ``key`` of ``group`` (see `symml.reps.irreps` for keys)."""
-
-    group: Group
-    key: _irreps.Key
-
-    def __post_init__(self) -> None:
-        if isinstance(self.group, SemidirectProduct):
-            raise ValueError(
-                f"irrep: irreps of {self.group!r} used by symml are pulled back from its point "
-                f"group: use pullback(irrep({self.group.point!r}, k), {self.group!r})"
-            )
-        object.__setattr__(self, "key", _irreps.validate_key(self.group, self.key))
-
-    @property
-    def dim(self) -> int:
-        return _irreps.irrep_dim(self.group, self.key)
-
-    def _matrices(self, data: Tensor) -> Tensor:
-        return _irreps.irrep_matrices(self.group, self.key, data)
-
-    def _lie(self) -> Tensor:
-        return _irreps.irrep_lie(self.group, self.key)
-
-    @property
-    def bandlimit(self) -> int:
-        return _irreps.frequency(self.group, self.key)
-
-    @property
-    def is_permutation(self) -> bool:
-        return self.key == _trivial_key(self.group)
-
-    def _expr(self) -> str:
-        return f"irrep({self.group!r}, {self.key!r})"
-
-
-def _trivial_key(group: Group) -> _irreps.Key:
-    if isinstance(group, (Dihedral, O2)):
-        return (0, 0)
-    if isinstance(group, (O3, Orthogonal)):
-        return (0, 1)
-    if isinstance(group, Permutations):
-        return (group.n,)
-    return 0
+from symml.reps.rep import Irrep, Pullback, Rep, direct_sum
 
 
 def irrep(group: Group, key: object) -> Rep:
-    """The irrep ``key`` of ``group``.
+    """The irrep ``key`` of ``group`` (its keys: ``group.irrep_keys()``).
 
     Example:
         >>> from symml.groups import Dihedral
@@ -86,39 +27,31 @@ def irrep(group: Group, key: object) -> Rep:
         >>> rho.dim
         2
     """
-    if isinstance(group, SemidirectProduct):
-        return Pullback(irrep(group.point, key), group)
-    if isinstance(group, DirectProduct):
+    if group.point_group is not None:
+        return Pullback(irrep(group.point_group, key), group)
+    if group.product_factors:
         raise ValueError(
             f"irrep: the irreps of {group!r} are outer products of its factors' irreps: build "
             "them as pullback(irrep(G_i, k), group, factor=i).tensor(...)"
         )
-    return Irrep(group, _irreps.validate_key(group, key))
+    return Irrep(group, validate_key(group, key))
 
 
 def trivial(group: Group) -> Rep:
     """The one-dimensional trivial representation ``g ↦ 1``."""
-    if isinstance(group, SemidirectProduct):
-        return Pullback(trivial(group.point), group)
-    if isinstance(group, DirectProduct):
-        return factor_pullback(trivial(group.factors[0]), group, 0)
-    return Irrep(group, _trivial_key(group))
+    if group.point_group is not None:
+        return Pullback(trivial(group.point_group), group)
+    if group.product_factors:
+        return factor_pullback(trivial(group.product_factors[0]), group, 0)
+    return Irrep(group, group.trivial_irrep_key)
 
 
 def sign(group: Group) -> Rep:
     """The sign representation: the determinant for reflection groups (D_N, O(2), O(3), O(n)),
     ``r ↦ -1`` for C_N with N even, the sign of a permutation for S_n."""
-    if isinstance(group, SemidirectProduct):
-        return Pullback(sign(group.point), group)
-    key: _irreps.Key | None = None
-    if isinstance(group, (Dihedral, O2)):
-        key = (1, 0)
-    elif isinstance(group, (O3, Orthogonal)):
-        key = (0, -1)
-    elif isinstance(group, Permutations) and group.n > 1:
-        key = (1,) * group.n
-    elif isinstance(group, Cyclic) and group.n % 2 == 0:
-        key = group.n // 2
+    if group.point_group is not None:
+        return Pullback(sign(group.point_group), group)
+    key = group.sign_irrep_key
     if key is None:
         raise ValueError(
             f"sign: {group!r} has no sign representation (no index-2 subgroup symml knows)"
@@ -128,37 +61,32 @@ def sign(group: Group) -> Rep:
 
 @dataclass(frozen=True, repr=False)
 class Standard(Rep):
-    """The defining representation: the group's own matrices on R^n (rotations for planar and
-    3-D groups, permutation matrices for S_n: ``ρ(σ) e_i = e_σ(i)``)."""
+    """The defining representation: the group's own matrices on R^n (`Group.matrices`:
+    rotations for planar and 3-D groups, permutation matrices for S_n: ``ρ(σ) e_i = e_σ(i)``)."""
 
     group: Group
 
     def __post_init__(self) -> None:
-        if isinstance(self.group, Trivial):
+        if self.group.standard_dim is not None:
+            return
+        if self.group.point_dim is None:
             raise ValueError(
-                "standard: Trivial() has no standard representation (it acts on no space); "
-                "use trivial(Trivial()) for the one-dimensional rep"
+                f"standard: {self.group!r} has no standard representation (it acts on no "
+                f"space); use trivial({self.group!r}) for the one-dimensional rep"
             )
-        if isinstance(self.group, (Translations, SemidirectProduct)):
-            raise ValueError(
-                f"standard: {self.group!r} has no linear standard representation "
-                "(translations act affinely); for E(n)/p4 use standard(E(n)), which is pulled "
-                "back from the point group"
-            )
+        raise ValueError(
+            f"standard: {self.group!r} has no linear standard representation "
+            "(translations act affinely); for E(n)/p4 use standard(E(n)), which is pulled "
+            "back from the point group"
+        )
 
     @property
     def dim(self) -> int:
-        if isinstance(self.group, Permutations):
-            return self.group.n
-        assert self.group.point_dim is not None
-        return self.group.point_dim
+        assert self.group.standard_dim is not None  # checked in __post_init__
+        return self.group.standard_dim
 
     def _matrices(self, data: Tensor) -> Tensor:
-        g = Elements(self.group, data)
-        if isinstance(self.group, Permutations):
-            eye = torch.eye(self.group.n, dtype=torch.float64, device=data.device)
-            return eye[:, data].permute(1, 0, 2)  # column i is e_σ(i)
-        return self.group.matrices(g, dtype=torch.float64)
+        return self.group.matrices(Elements(self.group, data), dtype=torch.float64)
 
     def _lie(self) -> Tensor:
         return self.group.lie_algebra
@@ -169,7 +97,7 @@ class Standard(Rep):
 
     @property
     def is_permutation(self) -> bool:
-        return isinstance(self.group, Permutations)
+        return self.group.standard_is_permutation
 
     def _expr(self) -> str:
         return f"standard({self.group!r})"
@@ -177,14 +105,14 @@ class Standard(Rep):
 
 def standard(group: Group) -> Rep:
     """The standard (defining) representation; for ``T ⋊ H`` the one pulled back from ``H``
-    (how vectors, e.g. velocities, transform under E(n))."""
-    if isinstance(group, SemidirectProduct):
-        return Pullback(Standard(group.point), group)
-    if isinstance(group, DirectProduct):  # ⊕_i standard(G_i): e.g. points of R^3 and a 2-D frame
-        from symml.reps.rep import direct_sum
-
-        parts = [factor_pullback(standard(f), group, i) for i, f in enumerate(group.factors)]
-        return direct_sum(*parts)
+    (how vectors, e.g. velocities, transform under E(n)); for a direct product the sum of its
+    factors' (e.g. points of R^3 and a 2-D frame)."""
+    if group.point_group is not None:
+        return Pullback(Standard(group.point_group), group)
+    if group.product_factors:
+        return direct_sum(
+            *(factor_pullback(standard(f), group, i) for i, f in enumerate(group.product_factors))
+        )
     return Standard(group)
 
 
@@ -257,10 +185,11 @@ def quotient(group: Group, subgroup: Group) -> Rep:
 
 def regular(group: Group) -> Rep:
     """The regular representation of a finite group: ``ρ(g) e_h = e_{gh}`` (dimension |G|)."""
-    if isinstance(group, DirectProduct) and group.order is not None:
+    factors = group.product_factors
+    if factors and group.order is not None:
         # regular(G × H) = regular(G) ⊠ regular(H), with elements in `DirectProduct.elements` order
-        out = factor_pullback(regular(group.factors[0]), group, 0)
-        for i, f in enumerate(group.factors[1:], start=1):
+        out = factor_pullback(regular(factors[0]), group, 0)
+        for i, f in enumerate(factors[1:], start=1):
             out = out.tensor(factor_pullback(regular(f), group, i))
         return out
     if not isinstance(group, FiniteGroup):
@@ -282,9 +211,9 @@ def pullback(rep: Rep, group: Group, factor: int | None = None) -> Rep:
         >>> outer.dim
         12
     """
-    if isinstance(group, DirectProduct):
+    if group.product_factors:
         return factor_pullback(rep, group, factor)
-    if not isinstance(group, SemidirectProduct):
+    if group.point_group is None:
         raise ValueError(
             "pullback: expected a SemidirectProduct such as E(3) or a DirectProduct "
             f"(got {group!r})"

@@ -26,8 +26,7 @@ import torch
 from torch import Tensor
 
 from symml.groups import Group
-from symml.reps.product import FactorPullback
-from symml.reps.rep import ChangeOfBasis, DirectSum, Pullback, Rep, _check_group
+from symml.reps.base import RepBase, check_group
 
 _NULL_TOL = 1e-9
 
@@ -39,7 +38,7 @@ MAX_BASIS_ENTRIES = 2**27
 """Most entries ``k·d_out·d_in`` of a basis `intertwiners` returns (1 GiB of float64)."""
 
 
-def intertwiners(rep_in: Rep, rep_out: Rep) -> Tensor:
+def intertwiners(rep_in: RepBase, rep_out: RepBase) -> Tensor:
     """Orthonormal basis (Frobenius inner product) of Hom_G(ρ_in, ρ_out).
 
     Memoised per ``(rep_in, rep_out)``: the first call solves an eigenproblem of size
@@ -53,12 +52,12 @@ def intertwiners(rep_in: Rep, rep_out: Rep) -> Tensor:
         >>> intertwiners(regular(Cyclic(4)), trivial(Cyclic(4))).shape  # the mean
         torch.Size([1, 1, 4])
     """
-    _check_group(rep_in, rep_out, "intertwiners")
+    check_group(rep_in, rep_out, "intertwiners")
     check_solvable(rep_in, rep_out, "intertwiners")
     return _solve(rep_in, rep_out).clone()
 
 
-def check_solvable(rep_in: Rep, rep_out: Rep, owner: str = "intertwiners") -> None:
+def check_solvable(rep_in: RepBase, rep_out: RepBase, owner: str = "intertwiners") -> None:
     """Raise a one-line ValueError, before anything is allocated, when Hom_G(ρ_in, ρ_out) is
     beyond `MAX_REP_DIM` or one of its blocks beyond `MAX_SOLVE_UNKNOWNS`."""
     if rep_in.dim * rep_out.dim <= MAX_SOLVE_UNKNOWNS:
@@ -82,24 +81,24 @@ def check_solvable(rep_in: Rep, rep_out: Rep, owner: str = "intertwiners") -> No
         )
 
 
-def solve_cost(rep_in: Rep, rep_out: Rep) -> int:
+def solve_cost(rep_in: RepBase, rep_out: RepBase) -> int:
     """``Σ n³`` over the distinct blocks `_solve` would solve directly (n = unknowns of each):
     the leading cost of their eigensolves, for budgets such as `decompose`'s."""
-    parts_in, parts_out = _summands(rep_in), _summands(rep_out)
+    parts_in, parts_out = rep_in._summands(), rep_out._summands()
     if len(parts_in) == 1 and len(parts_out) == 1:
         return (rep_in.dim * rep_out.dim) ** 3
     return sum(solve_cost(a, b) for a in dict.fromkeys(parts_in) for b in dict.fromkeys(parts_out))
 
 
-def _short(rep: Rep, width: int = 60) -> str:
+def _short(rep: RepBase, width: int = 60) -> str:
     text = str(rep)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _largest_block(rep_in: Rep, rep_out: Rep) -> tuple[Rep, Rep] | None:
+def _largest_block(rep_in: RepBase, rep_out: RepBase) -> tuple[RepBase, RepBase] | None:
     """A pair of parts that `_solve` would solve directly with too many unknowns (None if none);
     walks the same split into direct-sum parts, without solving anything."""
-    parts_in, parts_out = _summands(rep_in), _summands(rep_out)
+    parts_in, parts_out = rep_in._summands(), rep_out._summands()
     if len(parts_in) == 1 and len(parts_out) == 1:
         return (rep_in, rep_out) if rep_in.dim * rep_out.dim > MAX_SOLVE_UNKNOWNS else None
     for a in dict.fromkeys(parts_in):  # equal parts are solved once (memoised)
@@ -111,10 +110,10 @@ def _largest_block(rep_in: Rep, rep_out: Rep) -> tuple[Rep, Rep] | None:
     return None
 
 
-def constraint_generators(rep: Rep) -> list[Tensor]:
+def constraint_generators(rep: RepBase) -> list[Tensor]:
     """The matrices the constraint uses for ``rep``: ``ρ(s)`` for each discrete generator s, and
     ``dρ(X)`` for each Lie algebra basis element X; each ``[d, d]`` float64."""
-    point = _solving_rep(rep)
+    point = rep._solving_rep()
     group: Group = point.group
     gens = group.generators
     mats: list[Tensor] = []
@@ -168,10 +167,10 @@ def _generating_pair(group: Group) -> Tensor | None:
     return coeffs if len(span) == basis.shape[0] else None
 
 
-def _solver_generators(rep: Rep) -> list[Tensor]:
+def _solver_generators(rep: RepBase) -> list[Tensor]:
     """`constraint_generators` with the Lie part reduced to a generating pair when there is one."""
     mats = constraint_generators(rep)
-    group = _solving_rep(rep).group
+    group = rep._solving_rep().group
     pair = _generating_pair(group) if group.lie_algebra_dim else None
     if pair is None:
         return mats
@@ -180,29 +179,9 @@ def _solver_generators(rep: Rep) -> list[Tensor]:
     return discrete + [torch.einsum("l,lij->ij", c, lie).contiguous() for c in pair]
 
 
-def _solving_rep(rep: Rep) -> Rep:
-    # translations act trivially on every fibre rep symml builds, so a rep of T ⋊ H is equivariant
-    # iff it is for H: solve on the point group (its generators are discrete + Lie)
-    if isinstance(rep, Pullback):
-        return rep.rep
-    if isinstance(rep, ChangeOfBasis) and isinstance(rep.rep, Pullback):
-        return ChangeOfBasis(rep.rep.rep, rep.matrix)
-    return rep
-
-
-def _summands(rep: Rep) -> list[Rep]:
-    if isinstance(rep, DirectSum):
-        return list(rep.parts)
-    if isinstance(rep, Pullback) and isinstance(rep.rep, DirectSum):
-        return [Pullback(part, rep.group) for part in rep.rep.parts]
-    if isinstance(rep, FactorPullback) and isinstance(rep.rep, DirectSum):
-        return [FactorPullback(part, rep.group, rep.factor) for part in rep.rep.parts]
-    return [rep]
-
-
 @functools.cache
-def _solve(rep_in: Rep, rep_out: Rep) -> Tensor:
-    parts_in, parts_out = _summands(rep_in), _summands(rep_out)
+def _solve(rep_in: RepBase, rep_out: RepBase) -> Tensor:
+    parts_in, parts_out = rep_in._summands(), rep_out._summands()
     if len(parts_in) == 1 and len(parts_out) == 1:
         return _solve_direct(rep_in, rep_out)
     solved = [[_solve(part_in, part_out) for part_in in parts_in] for part_out in parts_out]
@@ -231,7 +210,7 @@ def _solve(rep_in: Rep, rep_out: Rep) -> Tensor:
     return torch.cat(blocks)
 
 
-def _solve_direct(rep_in: Rep, rep_out: Rep) -> Tensor:
+def _solve_direct(rep_in: RepBase, rep_out: RepBase) -> Tensor:
     a_list = _solver_generators(rep_out)
     b_list = _solver_generators(rep_in)
     d_out, d_in = rep_out.dim, rep_in.dim

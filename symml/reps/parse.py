@@ -7,12 +7,14 @@ syntax tree with a fixed vocabulary (never ``eval``), so a config file cannot ru
 from __future__ import annotations
 
 import ast
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from symml import groups as _groups
+from symml.reps.basis import change_basis
 from symml.reps.constructors import irrep, pullback, quotient, regular, sign, standard, trivial
-from symml.reps.rep import Rep, change_basis, direct_sum
+from symml.reps.rep import Rep, direct_sum
 
 _MAX_COPIES = 100_000  # `k * rep` builds k parts: refuse sizes no model uses
 
@@ -21,23 +23,19 @@ def _restrict(rep: Rep, subgroup: _groups.Group, axis: Any = (0.0, 0.0, 1.0)) ->
     return rep.restrict(_groups.inclusion(subgroup, rep.group, axis=tuple(axis)))
 
 
+# every group type symml.groups exports (a new group is readable once it is exported there)
+_GROUP_TYPES: dict[str, Callable[..., Any]] = {
+    name: obj
+    for name in _groups.__all__
+    if isinstance(obj := getattr(_groups, name), type)
+    and issubclass(obj, _groups.Group)
+    and not inspect.isabstract(obj)
+}
 _NAMES: dict[str, Callable[..., Any]] = {
     # groups
-    "Trivial": _groups.Trivial,
-    "Cyclic": _groups.Cyclic,
-    "Dihedral": _groups.Dihedral,
-    "SO2": _groups.SO2,
-    "O2": _groups.O2,
-    "SO3": _groups.SO3,
-    "O3": _groups.O3,
-    "SpecialOrthogonal": _groups.SpecialOrthogonal,
-    "Orthogonal": _groups.Orthogonal,
+    **_GROUP_TYPES,
     "SO": _groups.SO,
     "O": _groups.O,
-    "Translations": _groups.Translations,
-    "Permutations": _groups.Permutations,
-    "SemidirectProduct": _groups.SemidirectProduct,
-    "DirectProduct": _groups.DirectProduct,
     "direct_product": _groups.direct_product,
     "p4": _groups.p4,
     "p4m": _groups.p4m,

@@ -12,37 +12,38 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from symml.groups import DirectProduct
+from symml.groups import Group
 from symml.reps.rep import Rep, _Derived
 
 
 @dataclass(frozen=True, repr=False)
 class FactorPullback(_Derived):
-    """``(g_1, ..., g_k) ↦ ρ(g_factor)`` for a rep ρ of ``group.factors[factor]``."""
+    """``(g_1, ..., g_k) ↦ ρ(g_factor)`` for a rep ρ of ``group.product_factors[factor]``."""
 
     rep: Rep
-    group: DirectProduct
+    group: Group
     factor: int
 
     def __post_init__(self) -> None:
-        if not 0 <= self.factor < len(self.group.factors):
+        factors = self.group.product_factors
+        if not 0 <= self.factor < len(factors):
             raise ValueError(
                 f"pullback: factor={self.factor} is out of range for {self.group!r} "
-                f"(expected 0 .. {len(self.group.factors) - 1})"
+                f"(expected 0 .. {len(factors) - 1})"
             )
-        if self.rep.group != self.group.factors[self.factor]:
+        if self.rep.group != factors[self.factor]:
             raise ValueError(
                 f"pullback: expected a rep of factor {self.factor}, "
-                f"{self.group.factors[self.factor]!r} (got one of {self.rep.group!r})"
+                f"{factors[self.factor]!r} (got one of {self.rep.group!r})"
             )
 
     def _matrices(self, data: Tensor) -> Tensor:
-        return self.rep._matrices(self.group._split(data)[self.factor])
+        return self.rep._matrices(self.group._project(data, self.factor))
 
     def _lie(self) -> Tensor:
         # the product's Lie algebra is ⊕_j Lie(G_j): this rep is dρ on factor i's block, 0 elsewhere
         blocks = []
-        for j, f in enumerate(self.group.factors):
+        for j, f in enumerate(self.group.product_factors):
             if j == self.factor and f.lie_algebra_dim:
                 blocks.append(self.rep._lie())
             else:
@@ -51,15 +52,21 @@ class FactorPullback(_Derived):
                 )
         return torch.cat(blocks)
 
+    def _summands(self) -> tuple[Rep, ...]:
+        parts = self.rep._summands()
+        if len(parts) == 1:
+            return (self,)
+        return tuple(FactorPullback(p, self.group, self.factor) for p in parts)
+
     def _expr(self) -> str:
         return f"pullback({self.rep}, {self.group!r}, factor={self.factor})"
 
 
-def factor_pullback(rep: Rep, group: DirectProduct, factor: int | None = None) -> Rep:
-    """Pull ``rep`` back to ``group`` along the projection onto ``factor`` (default: the only
-    factor equal to ``rep.group``)."""
+def factor_pullback(rep: Rep, group: Group, factor: int | None = None) -> Rep:
+    """Pull ``rep`` back to the direct product ``group`` along the projection onto ``factor``
+    (default: the only factor equal to ``rep.group``)."""
     if factor is None:
-        matches = [i for i, f in enumerate(group.factors) if f == rep.group]
+        matches = [i for i, f in enumerate(group.product_factors) if f == rep.group]
         if len(matches) != 1:
             what = "no factor" if not matches else f"factors {matches}"
             raise ValueError(

@@ -1,98 +1,43 @@
-"""`Rep`: representations as small immutable values, and their algebra.
+"""`Rep`: representations as small immutable values, their algebra, and the irreps.
 
 A representation is an expression tree (irrep, standard, regular, quotient, direct sum, tensor
 product, dual, restriction, pull-back, change of basis). Equal trees are equal reps (equality and
 hashing are structural, so memoised bases are shared); ``str(rep)`` is a Python expression that
 `parse_rep` reads back. `Rep.decompose` finds the irreps and the change of basis Q with
-``rep(g) = Q · (⊕ irreps)(g) · Qᵀ``.
+``rep(g) = Q · (⊕ irreps)(g) · Qᵀ``, a `Decomposition` into `Irrep`s (both here, since the
+algebra builds them).
+
+In `symml.reps` this module stands above `decompose` and `intertwiners`, which need reps only
+through the `RepBase` interface, and below the constructors and conversions built on it.
 """
 
 from __future__ import annotations
 
-import abc
+import itertools
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from symml.groups import Elements, FiniteGroup, Group, Inclusion, SemidirectProduct, inclusion
-from symml.groups.group import _check_same_group
-
-if TYPE_CHECKING:
-    from symml.reps.decompose import Decomposition
-
-_TABLE_MAX_ORDER = 4096  # finite groups up to this order tabulate all matrices once
-# ... unless the table [|G|, d, d] would pass this many entries (128 MiB of float64): the table of
-# regular(Cyclic(1000)) alone would take 8 GB to save recomputing a few matrices
-_TABLE_MAX_ENTRIES = 2**24
+from symml.groups import Elements, Group, Inclusion, IrrepKey, inclusion
+from symml.reps._linalg import block_diag, embed_float64, kron
+from symml.reps.base import RepBase, check_group
+from symml.reps.decompose import candidate_keys, check_decomposable, decompose_into
+from symml.reps.irreps import validate_key
 
 
-class Rep(abc.ABC):
-    """A real orthogonal representation ρ: G → O(d) of ``group``.
+class Rep(RepBase):
+    """A real orthogonal representation ρ: G → O(d) of ``group``, with its algebra.
 
-    Call it on `Elements` to get matrices: ``rep(g)`` is ``[B, d, d]``.
+    Call it on `Elements` to get matrices: ``rep(g)`` is ``[B, d, d]`` (see `RepBase`). ``+``,
+    ``k * rep``, `tensor`, `dual`, `restrict` and `decompose` build and take apart reps.
     """
-
-    group: Group
-
-    @property
-    @abc.abstractmethod
-    def dim(self) -> int: ...
-
-    @abc.abstractmethod
-    def _matrices(self, data: Tensor) -> Tensor:
-        """``ρ(g)`` for raw elements, ``[B, d, d]`` float64 on ``data``'s device."""
-
-    @abc.abstractmethod
-    def _lie(self) -> Tensor:
-        """``dρ`` of the group's Lie algebra basis, ``[L, d, d]`` float64."""
-
-    @property
-    @abc.abstractmethod
-    def bandlimit(self) -> int:
-        """Largest irrep frequency that can occur (compact groups; 0 for finite ones)."""
-
-    @property
-    @abc.abstractmethod
-    def is_permutation(self) -> bool:
-        """Whether every ``ρ(g)`` is a permutation matrix."""
-
-    # ----- evaluation --------------------------------------------------------------------------
-    def __call__(self, g: Elements, dtype: torch.dtype | None = None) -> Tensor:
-        """Matrices ``[B, d, d]`` of the elements ``g``, in ``dtype`` (default: the elements'
-        float dtype, else torch's default) on ``g``'s device."""
-        _check_same_group(self.group, g, f"{self}")
-        if dtype is None:
-            dtype = g.data.dtype if g.data.is_floating_point() else torch.get_default_dtype()
-        if (
-            isinstance(self.group, FiniteGroup)
-            and self.group.order <= _TABLE_MAX_ORDER
-            and self.group.order * self.dim**2 <= _TABLE_MAX_ENTRIES
-        ):
-            table = self._table.to(device=g.device)
-            return table[self.group.index_of(g)].to(dtype)
-        return self._matrices(g.data).to(dtype)
-
-    @cached_property
-    def _table(self) -> Tensor:
-        assert isinstance(self.group, FiniteGroup)
-        return self._matrices(self.group.elements().data)
-
-    def character(self, g: Elements, dtype: torch.dtype | None = None) -> Tensor:
-        """χ(g) = trace ρ(g), ``[B]``, in ``dtype`` (default as for ``rep(g)``)."""
-        return torch.diagonal(self(g, dtype=dtype), dim1=-2, dim2=-1).sum(-1)
-
-    def lie_algebra(self, dtype: torch.dtype = torch.float64) -> Tensor:
-        """dρ of the group's Lie algebra basis (`Group.lie_algebra`), ``[L, d, d]``."""
-        return self._lie().to(dtype)
 
     # ----- algebra -----------------------------------------------------------------------------
     def __add__(self, other: Rep) -> Rep:
         if not isinstance(other, Rep):
             return NotImplemented
-        _check_group(self, other, "+")
+        check_group(self, other, "+")
         return direct_sum(self, other)
 
     def __mul__(self, k: int) -> Rep:
@@ -104,7 +49,7 @@ class Rep(abc.ABC):
 
     def tensor(self, other: Rep) -> Rep:
         """The tensor product ``ρ ⊗ σ`` (dimension ``d_ρ d_σ``, row-major Kronecker)."""
-        _check_group(self, other, "tensor")
+        check_group(self, other, "tensor")
         if isinstance(self, Pullback) and isinstance(other, Pullback):
             return Pullback(self.rep.tensor(other.rep), self.group)
         return TensorProduct(self, other)
@@ -130,47 +75,22 @@ class Rep(abc.ABC):
         return Restricted(self, inc)
 
     def decompose(self) -> Decomposition:
-        """Irreps with multiplicities and an orthogonal Q with ``ρ(g) = Q (⊕ irreps)(g) Qᵀ``."""
-        from symml.reps.decompose import decompose
+        """Irreps with multiplicities and an orthogonal Q with ``ρ(g) = Q (⊕ irreps)(g) Qᵀ``
+        (see `symml.reps.decompose`)."""
+        check_decomposable(self)
+        return self._decompose()
 
-        return decompose(self)
+    def _decompose(self) -> Decomposition:
+        # against every irrep of the group up to this rep's band (overridden where it is known)
+        candidates = [Irrep(self.group, k) for k in candidate_keys(self)]
+        return Decomposition(*decompose_into(self, candidates))
 
-    def __str__(self) -> str:
-        return self._expr()
+    # as in RepBase, typed for Reps: the parts and solving rep of a Rep are Reps
+    def _summands(self) -> tuple[Rep, ...]:
+        return (self,)
 
-    def __repr__(self) -> str:
-        return self._expr()
-
-    @abc.abstractmethod
-    def _expr(self) -> str: ...
-
-
-def _check_group(a: Rep, b: object, op: str) -> None:
-    if not isinstance(b, Rep):
-        raise TypeError(f"{op}: expected a Rep (got {type(b).__name__})")
-    if a.group != b.group:
-        raise ValueError(
-            f"{op}: representations of different groups ({a.group!r} and {b.group!r}); "
-            "restrict one of them first"
-        )
-
-
-def _block_diag(blocks: list[Tensor]) -> Tensor:
-    """Block-diagonal of batched matrices ``[B, d_i, d_i]`` → ``[B, Σd, Σd]``."""
-    b = blocks[0].shape[0]
-    d = sum(x.shape[-1] for x in blocks)
-    out = blocks[0].new_zeros(b, d, d)
-    i = 0
-    for x in blocks:
-        n = x.shape[-1]
-        out[:, i : i + n, i : i + n] = x
-        i += n
-    return out
-
-
-def _kron(a: Tensor, b: Tensor) -> Tensor:
-    """Batched Kronecker product ``[B, m, m] ⊗ [B, n, n] → [B, mn, mn]``."""
-    return torch.einsum("bij,bkl->bikjl", a, b).reshape(a.shape[0], *(a.shape[1] * b.shape[1],) * 2)
+    def _solving_rep(self) -> Rep:
+        return self
 
 
 @dataclass(frozen=True, repr=False)
@@ -188,10 +108,10 @@ class DirectSum(Rep):
         return sum(p.dim for p in self.parts)
 
     def _matrices(self, data: Tensor) -> Tensor:
-        return _block_diag([p._matrices(data) for p in self.parts])
+        return block_diag([p._matrices(data) for p in self.parts])
 
     def _lie(self) -> Tensor:
-        return _block_diag([p._lie() for p in self.parts])
+        return block_diag([p._lie() for p in self.parts])
 
     @property
     def bandlimit(self) -> int:
@@ -201,17 +121,12 @@ class DirectSum(Rep):
     def is_permutation(self) -> bool:
         return all(p.is_permutation for p in self.parts)
 
+    def _summands(self) -> tuple[Rep, ...]:
+        return self.parts
+
     def _expr(self) -> str:
-        terms: list[str] = []
-        i = 0
-        while i < len(self.parts):
-            j = i
-            while j + 1 < len(self.parts) and self.parts[j + 1] == self.parts[i]:
-                j += 1
-            count = j - i + 1
-            terms.append(f"{count} * {self.parts[i]}" if count > 1 else str(self.parts[i]))
-            i = j + 1
-        return " + ".join(terms)
+        runs = [(part, len(list(same))) for part, same in itertools.groupby(self.parts)]
+        return " + ".join(f"{n} * {part}" if n > 1 else str(part) for part, n in runs)
 
 
 def direct_sum(*reps: Rep) -> Rep:
@@ -219,10 +134,10 @@ def direct_sum(*reps: Rep) -> Rep:
     if not reps:
         raise ValueError("direct_sum: expected at least one representation")
     for r in reps[1:]:
-        _check_group(reps[0], r, "direct_sum")
+        check_group(reps[0], r, "direct_sum")
     if all(isinstance(r, Pullback) for r in reps):
         inner = direct_sum(*(r.rep for r in reps))  # type: ignore[attr-defined]
-        return Pullback(inner, reps[0].group)  # type: ignore[arg-type]
+        return Pullback(inner, reps[0].group)
     flat: list[Rep] = []
     for r in reps:
         flat.extend(r.parts if isinstance(r, DirectSum) else (r,))
@@ -245,13 +160,13 @@ class TensorProduct(Rep):
         return self.left.dim * self.right.dim
 
     def _matrices(self, data: Tensor) -> Tensor:
-        return _kron(self.left._matrices(data), self.right._matrices(data))
+        return kron(self.left._matrices(data), self.right._matrices(data))
 
     def _lie(self) -> Tensor:
         a, b = self.left._lie(), self.right._lie()
         ia = torch.eye(a.shape[-1], dtype=a.dtype).expand_as(a)
         ib = torch.eye(b.shape[-1], dtype=b.dtype).expand_as(b)
-        return _kron(a, ib) + _kron(ia, b)
+        return kron(a, ib) + kron(ia, b)
 
     @property
     def bandlimit(self) -> int:
@@ -315,7 +230,7 @@ class Restricted(_Derived):
         return self.inclusion.sub
 
     def _matrices(self, data: Tensor) -> Tensor:
-        return self.rep._matrices(_embed_float64(self.inclusion, data))
+        return self.rep._matrices(embed_float64(self.inclusion, data))
 
     def _lie(self) -> Tensor:
         sup = self.rep._lie()
@@ -329,100 +244,139 @@ class Restricted(_Derived):
         return f"restrict({self.rep}, {self.group!r}{axis})"
 
 
-def _embed_float64(inc: Inclusion, data: Tensor) -> Tensor:
-    """Raw elements of ``inc.sup`` for raw elements of ``inc.sub``, computed in float64: an
-    embedding in float32 (e.g. about a tilted axis) would put ~1e-8 errors into ρ(g) even when
-    ρ is evaluated in float64. (Integer C_N / D_N data already lands in float64.)"""
-    return inc(Elements(inc.sub, data.double() if data.is_floating_point() else data)).data
-
-
 @dataclass(frozen=True, repr=False)
 class Pullback(_Derived):
     """A representation of ``T ⋊ H`` pulled back from one of ``H``: ``(h, t) ↦ ρ(h)``
     (translations act trivially on the fibre)."""
 
     rep: Rep
-    group: SemidirectProduct
+    group: Group
 
     def __post_init__(self) -> None:
-        if self.rep.group != self.group.point:
+        if self.rep.group != self.group.point_group:
             raise ValueError(
-                f"pullback: expected a rep of the point group {self.group.point!r} "
+                f"pullback: expected a rep of the point group {self.group.point_group!r} "
                 f"(got one of {self.rep.group!r})"
             )
 
+    @property
+    def point(self) -> Group:
+        """The point group H whose rep this is pulled back from."""
+        point = self.group.point_group
+        assert point is not None  # checked in __post_init__
+        return point
+
     def _matrices(self, data: Tensor) -> Tensor:
-        h, _ = self.group._split(data)
-        return self.rep._matrices(h)
+        return self.rep._matrices(self.group._project(data))
 
     def _lie(self) -> Tensor:
         return self.rep._lie()
+
+    def _decompose(self) -> Decomposition:
+        inner = self.rep.decompose()
+        wrapped = tuple((Pullback(psi, self.group), m) for psi, m in inner.irreps)
+        return Decomposition(wrapped, inner.change_of_basis)
+
+    def _summands(self) -> tuple[Rep, ...]:
+        parts = self.rep._summands()
+        return (self,) if len(parts) == 1 else tuple(Pullback(p, self.group) for p in parts)
+
+    def _solving_rep(self) -> Rep:
+        # translations act trivially on every fibre rep symml builds, so a rep of T ⋊ H is
+        # equivariant iff it is for H: solve on the point group (its generators are discrete + Lie)
+        return self.rep
 
     def _expr(self) -> str:
         return f"pullback({self.rep}, {self.group!r})"
 
 
 def _restrict_pullback(rep: Pullback, inc: Inclusion) -> Rep:
-    sub = inc.sub
-    if isinstance(sub, SemidirectProduct):
-        inner = inclusion(sub.point, rep.group.point, axis=inc.axis)
-        return Pullback(rep.rep.restrict(inner), sub)
+    sub_point = inc.sub.point_group
+    if sub_point is not None:
+        inner = inclusion(sub_point, rep.point, axis=inc.axis)
+        return Pullback(rep.rep.restrict(inner), inc.sub)
     # a subgroup of the point group, placed at translation 0
-    return rep.rep.restrict(inclusion(sub, rep.group.point, axis=inc.axis))
+    return rep.rep.restrict(inclusion(inc.sub, rep.point, axis=inc.axis))
 
 
 @dataclass(frozen=True, repr=False)
-class ChangeOfBasis(_Derived):
-    """``g ↦ Q ρ(g) Qᵀ`` for an orthogonal matrix Q (stored as nested tuples, so hashable)."""
+class Irrep(Rep):
+    """The irreducible representation ``key`` of ``group``: its matrices, dimension and band
+    are the group's own (`symml.groups.Group.irrep_matrices`; the keys are listed there)."""
 
-    rep: Rep
-    matrix: tuple[tuple[float, ...], ...]
+    group: Group
+    key: IrrepKey
 
     def __post_init__(self) -> None:
-        q = self.q
-        if q.shape != (self.rep.dim, self.rep.dim):
+        point = self.group.point_group
+        if point is not None:
             raise ValueError(
-                f"change_basis: expected a {self.rep.dim}x{self.rep.dim} matrix "
-                f"(got {list(q.shape)})"
+                f"irrep: irreps of {self.group!r} used by symml are pulled back from its point "
+                f"group: use pullback(irrep({point!r}, k), {self.group!r})"
             )
-        deviation = float((q @ q.T - torch.eye(len(q), dtype=q.dtype)).abs().max())
-        if deviation > 1e-8:
-            raise ValueError(
-                "change_basis: expected an orthogonal matrix (Q Qᵀ = I up to 1e-8; got "
-                f"max |Q Qᵀ - I| = {deviation:.3g}); orthonormalise it in float64, e.g. with "
-                "torch.linalg.qr"
-            )
+        object.__setattr__(self, "key", validate_key(self.group, self.key))
 
     @property
-    def q(self) -> Tensor:
-        return torch.tensor(self.matrix, dtype=torch.float64)
-
-    @property
-    def group(self) -> Group:  # type: ignore[override]
-        return self.rep.group
+    def dim(self) -> int:
+        return self.group.irrep_dim(self.key)
 
     def _matrices(self, data: Tensor) -> Tensor:
-        q = self.q.to(data.device)
-        return q @ self.rep._matrices(data) @ q.T
+        return self.group.irrep_matrices(self.key, data)
 
     def _lie(self) -> Tensor:
-        return self.q @ self.rep._lie() @ self.q.T
+        return self.group.irrep_lie(self.key)
+
+    @property
+    def bandlimit(self) -> int:
+        return self.group.irrep_frequency(self.key)
 
     @property
     def is_permutation(self) -> bool:
-        q = self.q
-        is_perm = bool(((q == 0) | (q == 1)).all()) and bool((q.sum(0) == 1).all())
-        return is_perm and self.rep.is_permutation
+        return self.key == self.group.trivial_irrep_key
+
+    def _decompose(self) -> Decomposition:
+        return Decomposition(((self, 1),), torch.eye(self.dim, dtype=torch.float64))
 
     def _expr(self) -> str:
-        return f"change_basis({self.rep}, {[list(row) for row in self.matrix]})"
+        return f"irrep({self.group!r}, {self.key!r})"
 
 
-def change_basis(rep: Rep, q: Tensor | list[list[float]]) -> Rep:
-    """The equivalent rep ``g ↦ Q ρ(g) Qᵀ`` for an orthogonal ``Q [d, d]``."""
-    mat = torch.as_tensor(q, dtype=torch.float64)
-    if mat.dim() != 2:
-        raise ValueError(f"change_basis: expected a matrix (got shape {list(mat.shape)})")
-    if isinstance(rep, Pullback):
-        return Pullback(change_basis(rep.rep, mat), rep.group)
-    return ChangeOfBasis(rep, tuple(tuple(float(x) for x in row) for row in mat.tolist()))
+@dataclass(frozen=True, eq=False)
+class Decomposition:
+    """Irreps with multiplicities and the orthogonal change of basis.
+
+    Attributes:
+        irreps: ``((ψ_1, m_1), (ψ_2, m_2), ...)`` in the group's irrep order.
+        change_of_basis: Q, ``[d, d]`` float64, orthogonal; column blocks follow ``irreps``.
+    """
+
+    irreps: tuple[tuple[Rep, int], ...]
+    change_of_basis: Tensor
+
+    @property
+    def rep(self) -> Rep:
+        """The block-diagonal rep ``⊕ ψ_i^{⊕m_i}`` (equivalent to the decomposed one)."""
+        return direct_sum(*(m * psi for psi, m in self.irreps))
+
+    def reconstruct(self, g: Elements, dtype: torch.dtype = torch.float64) -> Tensor:
+        """``Q (⊕ ψ_i)(g) Qᵀ``, ``[B, d, d]`` — equals the decomposed rep at ``g``."""
+        q = self.change_of_basis.to(device=g.device, dtype=dtype)
+        return q @ self.rep(g, dtype=dtype) @ q.T
+
+    def __str__(self) -> str:
+        return " + ".join(f"{m}x{psi}" for psi, m in self.irreps)
+
+
+def decompose(rep: Rep) -> Decomposition:
+    """Decompose ``rep`` into irreps (numerically, through Hom_G(ψ, ρ) for each candidate ψ of
+    the group); the same as ``rep.decompose()``. Representations above `MAX_REP_DIM`, or whose
+    solves would cost more than one at `MAX_SOLVE_UNKNOWNS` unknowns, are refused up front with
+    a ValueError (see `symml.reps.decompose`).
+
+    Example:
+        >>> from symml.groups import Cyclic
+        >>> from symml.reps import regular
+        >>> print(decompose(regular(Cyclic(4))))
+        1xirrep(Cyclic(4), 0) + 1xirrep(Cyclic(4), 1) + 1xirrep(Cyclic(4), 2)
+    """
+    return rep.decompose()

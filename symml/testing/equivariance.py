@@ -7,24 +7,13 @@
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from symml.groups import (
-    O2,
-    SO2,
-    Elements,
-    FiniteGroup,
-    Group,
-    Permutations,
-    SemidirectProduct,
-    act_on_graph,
-    grid_exact,
-)
+from symml.groups import Elements, Group, Permutations, act_on_graph, grid_exact, inclusion
 from symml.reps import Rep
 from symml.reps.fields import GraphRep, GridRep, NodeRep, PointRep, RepLike, act
 
@@ -68,15 +57,7 @@ def equivariance_error(
         ``{output name: error}``; a single output is named ``"output"``.
     """
     rep_in = _from_module(f, "rep_in") if rep_in is None else rep_in
-    rep_out = _from_module(f, "rep_out") if rep_out is None else rep_out
-    group = _group_of(rep_in)
-    outs = _named(rep_out)
-    for name, r in outs.items():
-        if _group_of(r) != group:
-            raise ValueError(
-                f"equivariance_error: output {name!r} is typed for {_group_of(r)!r}, the input "
-                f"for {group!r}; expected one group"
-            )
+    outs = _named_outputs_of(rep_in, _from_module(f, "rep_out") if rep_out is None else rep_out)
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     if dtype is not None and isinstance(f, nn.Module):
         f = copy.deepcopy(f).to(dtype)
@@ -86,20 +67,7 @@ def equivariance_error(
     float_dtype = dtype or _float_dtype_of(x)
     if elements is None:
         elements = _default_elements(rep_in, n_elements, gen, float_dtype)
-    elif not isinstance(elements, Elements):
-        raise TypeError(
-            f"equivariance_error: expected `elements` as symml Elements (got "
-            f"{type(elements).__name__}); wrap raw data with `{group!r}.element(data)`"
-        )
-    elif elements.group != group:
-        raise ValueError(
-            f"equivariance_error: elements of {elements.group!r} given for reps of {group!r}"
-        )
-    if isinstance(rep_in, GridRep) and not interpolation:
-        _require_exact(elements)
-    if elements.data.is_floating_point():
-        elements = Elements(group, elements.data.to(float_dtype))
-
+    elements = _checked_elements(elements, rep_in, float_dtype, interpolation)
     with torch.no_grad():
         reference = _named_outputs(f(x), outs)
         for name, r in outs.items():
@@ -114,6 +82,41 @@ def equivariance_error(
         if isinstance(rep_in, GraphRep) and permutations:
             errors.update(_permutation_errors(f, x, outs, reference, permutations, gen))
     return errors
+
+
+def _named_outputs_of(rep_in: RepLike, rep_out: Outputs) -> dict[str, RepLike]:
+    """The output types by name, each checked to be of the input's group."""
+    group = _group_of(rep_in)
+    outs = _named(rep_out)
+    for name, r in outs.items():
+        if _group_of(r) != group:
+            raise ValueError(
+                f"equivariance_error: output {name!r} is typed for {_group_of(r)!r}, the input "
+                f"for {group!r}; expected one group"
+            )
+    return outs
+
+
+def _checked_elements(
+    elements: object, rep_in: RepLike, float_dtype: torch.dtype, interpolation: bool
+) -> Elements:
+    """``elements`` checked to be of the input's group (and exact on the pixel grid for images,
+    unless ``interpolation``), continuous ones cast to ``float_dtype``."""
+    group = _group_of(rep_in)
+    if not isinstance(elements, Elements):
+        raise TypeError(
+            f"equivariance_error: expected `elements` as symml Elements (got "
+            f"{type(elements).__name__}); wrap raw data with `{group!r}.element(data)`"
+        )
+    if elements.group != group:
+        raise ValueError(
+            f"equivariance_error: elements of {elements.group!r} given for reps of {group!r}"
+        )
+    if isinstance(rep_in, GridRep) and not interpolation:
+        _require_exact(elements)
+    if elements.data.is_floating_point():
+        return Elements(group, elements.data.to(float_dtype))
+    return elements
 
 
 def assert_equivariant(
@@ -284,20 +287,16 @@ def _default_elements(rep: RepLike, n: int, gen: torch.Generator, dtype: torch.d
 def _grid_elements(group: Group, dtype: torch.dtype) -> Elements:
     """The elements of ``group`` that act exactly on the pixel grid (point part only for p4/p4m;
     test translations by passing elements, with circular padding in the model)."""
-    if isinstance(group, SemidirectProduct):
-        point = _grid_elements(group.point, dtype)
-        zeros = torch.zeros(len(point), group.point_dim, dtype=torch.long)
-        return group.element_from(point, zeros)
-    if isinstance(group, (SO2, O2)):
-        quarter = torch.arange(4, dtype=dtype) * (math.pi / 2)
-        if isinstance(group, SO2):
-            return group.element(quarter)
-        flips = torch.tensor([0.0, 1.0], dtype=dtype)
-        return group.element(torch.cartesian_prod(flips, quarter))
-    if isinstance(group, FiniteGroup):
-        all_ = group.elements()
-        return Elements(group, all_.data[grid_exact(all_)])
-    raise TypeError(f"equivariance_error: {group!r} does not act on images")
+    point = group.point_group
+    if point is not None:
+        return inclusion(point, group)(_grid_elements(point, dtype))  # at translation 0
+    candidates = None
+    if group.acts_on_images:
+        # of SO(2) / O(2), the quarter turns (and flips) are the exact ones
+        candidates = group.elements() if group.is_finite else group.rotation_grid(4, dtype)
+    if candidates is None:
+        raise TypeError(f"equivariance_error: {group!r} does not act on images")
+    return Elements(group, candidates.data[grid_exact(candidates)])
 
 
 def _require_exact(g: Elements) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from symml.groups import O2, SO2, DirectProduct, Elements, FiniteGroup, Group
-from symml.groups.orthogonal import _MatrixGroup
+from symml.groups import Elements, FiniteGroup, Group
 from symml.reps import Pullback, Rep
 
 _EXHAUSTIVE_MAX_ORDER = 64  # finite groups up to this order are checked on every triple
@@ -100,32 +99,11 @@ def _check_lie(rep: Rep, atol: float) -> None:
         return
     t = 1e-3
     coeffs = torch.eye(group.lie_algebra_dim, dtype=torch.float64) * t
-    g = _exp(group, coeffs)
+    g = group.exp(coeffs)
     expected = torch.linalg.matrix_exp(t * inner.lie_algebra())
     err = float((inner(g, dtype=torch.float64) - expected).abs().max())
     if not err <= max(atol, 1e-8):
         _fail("Lie algebra ρ(exp(tX)) = exp(t dρ(X))", f"error {err:.3g} for {rep}")
-
-
-def _exp(group: Group, coeffs: Tensor) -> Elements:
-    """Group elements exp(Σ c_i X_i) for coefficient rows ``coeffs [B, L]`` (float64)."""
-    if isinstance(group, SO2):
-        return group.element(coeffs[:, 0])
-    if isinstance(group, O2):
-        return group.element(torch.stack([torch.zeros_like(coeffs[:, 0]), coeffs[:, 0]], -1))
-    if isinstance(group, _MatrixGroup):
-        return group.element(
-            torch.linalg.matrix_exp(torch.einsum("bi,ijk->bjk", coeffs, group.lie_algebra))
-        )
-    if isinstance(group, DirectProduct):  # exp on ⊕ Lie(G_i) is exp on each factor
-        parts, start = [], 0
-        for f in group.factors:
-            width = f.lie_algebra_dim
-            block = coeffs[:, start : start + width]
-            parts.append(_exp(f, block) if width else f.identity(len(coeffs)))
-            start += width
-        return group.element_from(*parts)
-    raise TypeError(f"no exponential map for {group!r}")
 
 
 def assert_intertwiner(

@@ -28,7 +28,6 @@ from symml.groups import (
     SO,
     Cyclic,
     Dihedral,
-    DirectProduct,
     Group,
     O,
     Permutations,
@@ -56,9 +55,9 @@ MAX_DIM = 24
 
 def leaves(group: Group) -> list[Rep]:
     """Small building blocks of ``group``'s representations."""
-    if isinstance(group, DirectProduct):
+    if group.product_factors:
         out = [trivial(group)]
-        for i, f in enumerate(group.factors):
+        for i, f in enumerate(group.product_factors):
             out += [pullback(r, group, factor=i) for r in leaves(f)[1:]]
         return out
     out = [trivial(group), standard(group)]

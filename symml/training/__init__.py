@@ -12,13 +12,13 @@ from symml.training.config import (
     DataConfig,
     ModelConfig,
     RunConfig,
-    SweepConfig,
     TrainerConfig,
-    load,
 )
+from symml.training.config_files import SweepConfig, load
 from symml.training.loop import TrainingDiverged, train
 from symml.training.report import Report, build_report
-from symml.training.results import ReportRow, RunResult, Summary, aggregate, collect
+from symml.training.results import ReportRow, Summary, aggregate, collect
+from symml.training.run_result import RunResult
 from symml.training.sweep import SweepOutcome, expand, run_sweep
 
 __all__ = [

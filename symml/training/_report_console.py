@@ -1,5 +1,6 @@
-"""The report's main tables for a terminal (`symml report`, the end of `symml sweep`), readable
-at any width down to 80 columns.
+"""Tables for a terminal, readable at any width down to 80 columns: the report's main tables
+(`symml report`, the end of `symml sweep`) and the table of runs just trained or kept
+(`runs_table`, printed by `symml run` and `symml sweep`).
 
 Where a dataset's table fits the console unwrapped it is printed whole, as in ``results.md``.
 Where it does not, the ``tuned`` and ``notes`` columns (sentences, the widest cells) leave the
@@ -14,8 +15,9 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from symml.training._report_protocol import NONE
-from symml.training.results import ReportRow
+from symml.training._report_protocol import NONE, values_text
+from symml.training.results import ReportRow, metric_name
+from symml.training.run_result import RunResult
 
 # the main table's columns that move below it on a narrow console
 _SENTENCES = ("tuned", "notes")
@@ -83,3 +85,37 @@ def dataset_table(
             lines.append(f"• {row.label}, N = {row.train_size:,}: {'; '.join(said)}\n")
     lines.rstrip()
     return _ByWidth(wide, Group(narrow, lines))
+
+
+_RUN_COLUMNS = ("model", "group", "train size", "seed", "test", "params", "equiv. err")
+
+
+def runs_table(results: list[RunResult]) -> RenderableType:
+    """The runs just trained or kept: per dataset a table, one line per run, titled with the
+    dataset and the metric's units, then the runs' notes (tuned values, the convergence
+    verdict) as lines below. Cells fold instead of truncating, so names and numbers show in
+    full at 80 columns."""
+    order = sorted(results, key=lambda r: (r.dataset, r.label, r.train_size, r.seed))
+    parts: list[RenderableType] = []
+    for dataset in dict.fromkeys(r.dataset for r in order):
+        runs = [r for r in order if r.dataset == dataset]
+        table = Table(
+            title=f"Results on {dataset}: test {metric_name(runs[0].metric, runs[0].metric_units)}"
+        )
+        for name in _RUN_COLUMNS:
+            right = name not in ("model", "group")
+            table.add_column(name, justify="right" if right else "left", overflow="fold")
+        notes = Text()
+        for r in runs:
+            equiv = "—" if r.equivariance_error is None else f"{r.equivariance_error:.1e}"
+            table.add_row(
+                r.label, r.model_group, f"{r.train_size:,}", str(r.seed), f"{r.test:.4g}",
+                f"{r.parameters:,}", equiv,
+            )  # fmt: skip
+            tuned = f"tuned {values_text(r.tuned)}" if r.tuned else ""
+            said = "; ".join(text for text in (tuned, r.convergence) if text)
+            if said:
+                notes.append(f"• {r.label}, N = {r.train_size:,}, seed {r.seed}: {said}\n")
+        notes.rstrip()
+        parts += [table, notes] if notes else [table]
+    return Group(*parts)

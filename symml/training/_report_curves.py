@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from symml.training.results import RunResult
+from symml.training.run_result import RunResult
 
 _REQUIRED = ("train_loss", "val_metric")
 
@@ -94,15 +94,15 @@ def read_curve(run: Path, result: RunResult) -> LearningCurve | None:
     )
 
 
-def read_curves(runs: Iterable[tuple[Path, Mapping[str, Any]]]) -> list[LearningCurve]:
-    """The learning curves of ``(run directory, result.json contents)`` pairs, skipping runs
+def read_curves(runs: Iterable[tuple[Path, RunResult]]) -> list[LearningCurve]:
+    """The learning curves of ``(run directory, its result)`` pairs, skipping runs
     without ``metrics.jsonl``, in (dataset, label, train size, seed) order — not the order of
     the run folders, whose names are config hashes — so a plot is drawn the same way wherever
     its records live.
     """
     curves = []
-    for run, raw in runs:
-        curve = read_curve(run, RunResult.model_validate(raw))
+    for run, result in runs:
+        curve = read_curve(run, result)
         if curve is not None:
             curves.append(curve)
     return sorted(

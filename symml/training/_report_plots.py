@@ -24,8 +24,13 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter, MultipleLocator, NullFormatter, StrMethodFormatter
 
 from symml.training._report_curves import LearningCurve
-from symml.training.report import file_stem
-from symml.training.results import ReportRow, by_dataset, largest_per_label, metric_name
+from symml.training.results import (
+    ReportRow,
+    by_dataset,
+    file_stem,
+    largest_per_label,
+    metric_name,
+)
 from symml.training.rundir import write_atomic
 
 _STYLE: dict[str, Any] = {

@@ -14,7 +14,9 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from symml.training.config import TrainerConfig
 
@@ -26,9 +28,13 @@ _MIN_POINTS = 5
 _FALLING = 3
 
 
+_Count = Annotated[int, Field(ge=0)]
+
+
 @dataclass(frozen=True)
 class Budget:
-    """One run's resolved budget.
+    """One run's resolved budget (``result.json``'s ``budget``: the field constraints are
+    checked when `symml.training.run_result.RunResult` reads a record).
 
     Attributes:
         rule: the rule in words, as the report states it (``"3,000 optimizer steps at every
@@ -40,11 +46,11 @@ class Budget:
             evaluated).
     """
 
-    rule: str
-    epochs: int
-    steps: int
-    steps_per_epoch: int
-    eval_every: int
+    rule: Annotated[str, Field(min_length=1)]
+    epochs: _Count
+    steps: _Count
+    steps_per_epoch: _Count
+    eval_every: Annotated[int, Field(ge=1)]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

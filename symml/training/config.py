@@ -1,28 +1,19 @@
-"""Typed run configs: YAML building blocks composed into one `RunConfig`, checked by a schema.
+"""Typed run configs: `RunConfig` and its sections, a schema of pydantic models that forbid
+unknown keys, so every error names its key path (``trainer.epochs: Input should be a valid
+integer``).
 
-An experiment file names its building blocks and adds its own keys::
-
-    defaults: {model: emlp_o5, data: o5_synthetic, trainer: fast}
-    experiment: o5_efficiency
-    data: {train_size: 1000}
-    sweep: {model.name: [emlp, mlp], data.train_size: [100, 1000], seed: [0, 1, 2]}
-
-``defaults`` loads ``configs/model/emlp_o5.yaml`` under ``model`` (and so on); the experiment's own
-keys are merged on top, then ``key=value`` overrides from the command line. The result is
-validated by pydantic models that forbid unknown keys; every error names its key path
-(``trainer.epochs: Input should be a valid integer``). Model options are checked against the
-registered builder's signature, model and dataset names against the registries.
+`validate` turns a raw config (composed from YAML building blocks by
+`symml.training.config_files`) into a `RunConfig`, and checks what the schema cannot: model and
+dataset names against the registries, model options against the registered builder's
+signature (`symml.models.registry.accepted_options`).
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import inspect
 import itertools
 import json
-import os
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -39,8 +30,8 @@ from pydantic import (
 
 from symml import data as symml_data
 from symml import models as symml_models
+from symml.models.registry import accepted_options
 
-CONCERNS = ("model", "data", "trainer")
 # keys that change how a run is shown, not what it computes: left out of the run's hash
 _NOT_HASHED = (
     ("published",),
@@ -60,7 +51,9 @@ class ConfigError(ValueError):
     """A config that cannot be used; the message names the key path and the fix."""
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """A config section: unknown keys refused, frozen, and no boolean read as a number."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
     @field_validator("*", mode="before")
@@ -74,7 +67,7 @@ class _Strict(BaseModel):
         return value
 
 
-class OptimizerConfig(_Strict):
+class OptimizerConfig(Strict):
     """``torch.optim`` optimizer: Adam, AdamW or SGD (with momentum)."""
 
     name: Literal["adam", "adamw", "sgd"] = "adam"
@@ -83,7 +76,7 @@ class OptimizerConfig(_Strict):
     momentum: float = Field(0.9, ge=0)
 
 
-class ScheduleConfig(_Strict):
+class ScheduleConfig(Strict):
     """Learning-rate schedule, stepped once per epoch."""
 
     name: Literal["constant", "step", "exponential", "cosine"] = "constant"
@@ -91,7 +84,7 @@ class ScheduleConfig(_Strict):
     gamma: float = Field(0.5, gt=0)
 
 
-class BudgetConfig(_Strict):
+class BudgetConfig(Strict):
     """How long a run trains, as a rule of its training-set size N (replaces ``epochs``).
 
     ``steps``: the same number of optimizer steps at every N (a fair comparison across models
@@ -118,7 +111,7 @@ class BudgetConfig(_Strict):
         return self
 
 
-class TrainerConfig(_Strict):
+class TrainerConfig(Strict):
     """How a model is trained (see `symml.training.loop.train`)."""
 
     epochs: int = Field(10, ge=1)
@@ -168,14 +161,14 @@ class TrainerConfig(_Strict):
         return self
 
 
-class ModelConfig(_Strict):
+class ModelConfig(Strict):
     """A registered model (`symml.models.names()`) and its options."""
 
     name: str
     options: dict[str, Any] = {}
 
 
-class TransformedTestConfig(_Strict):
+class TransformedTestConfig(Strict):
     """A transformed test set: each sample moved by a random element (``random``), or the whole
     set at each of ``steps`` angles of a planar group (``grid``: error vs angle)."""
 
@@ -185,7 +178,7 @@ class TransformedTestConfig(_Strict):
     steps: int = Field(12, ge=2)
 
 
-class DataConfig(_Strict):
+class DataConfig(Strict):
     """A registered dataset (`symml.data.names()`), its sizes and transforms."""
 
     name: str
@@ -205,7 +198,7 @@ class DataConfig(_Strict):
     transformed_size: int | None = Field(None, ge=1)
 
 
-class RunConfig(_Strict):
+class RunConfig(Strict):
     """Everything one run needs; its hash (without display-only keys) names the run."""
 
     experiment: str = "default"
@@ -274,128 +267,6 @@ class RunConfig(_Strict):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-class LauncherConfig(_Strict):
-    """Where sweep runs execute: ``local`` worker processes, or tasks on a ``ray`` cluster."""
-
-    name: Literal["local", "ray"] = "local"
-    workers: int = Field(1, ge=1)
-    address: str | None = None  # ray: the cluster address ("auto", "ray://host:10001")
-
-
-class SweepConfig(_Strict):
-    """A grid over config keys: every combination of the listed values is one run.
-
-    An entry of the ``model`` axis may carry that model's own settings beside ``name`` and
-    ``options``: ``trainer``, ``data`` and ``tune`` sections merged over the experiment's (e.g.
-    ``{name: gnn, trainer: {optimizer: {lr: 1.0e-3}}, data: {augment: true}}``).
-    """
-
-    grid: dict[str, list[Any]] = {}
-    launcher: LauncherConfig = LauncherConfig()
-
-    @field_validator("grid")
-    @classmethod
-    def _non_empty(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        for key, values in value.items():
-            if not values:
-                raise ValueError(f"sweep.{key}: an empty list would make a sweep of no runs")
-        return value
-
-
-# ----- loading -------------------------------------------------------------------------------
-def find_config_root(start: Path) -> Path:
-    """The ``configs/`` directory for a config file: ``$SYMML_CONFIG_DIR``, else the nearest
-    ``configs`` directory among the file's parents (or their ``configs`` child)."""
-    env = os.environ.get("SYMML_CONFIG_DIR")
-    if env:
-        return Path(env)
-    for parent in [start.parent, *start.parents]:
-        if parent.name == "configs" and (parent / "model").is_dir():
-            return parent
-        if (parent / "configs" / "model").is_dir():
-            return parent / "configs"
-    raise ConfigError(
-        f"cannot find the configs/ directory (with model/, data/, trainer/) above {start}; "
-        "set SYMML_CONFIG_DIR to it"
-    )
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ConfigError(f"config file not found: {path}") from err
-    except IsADirectoryError as err:
-        raise ConfigError(f"{path} is a folder; give a config file such as {path}/x.yaml") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the config file ({err})") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(_yaml_error(path, err)) from err
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
-    return loaded
-
-
-def _yaml_error(path: Path, err: yaml.YAMLError) -> str:
-    """One line for a YAML error: file, line and column, the parser's problem, the fix."""
-    mark = getattr(err, "problem_mark", None)
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-    if "constructor for the tag" in problem:
-        return f"{where}: {problem}; configs are plain YAML, without !! tags"
-    return f"{where}: not valid YAML: {problem}; check the indentation and quoting there"
-
-
-def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Recursive merge: mappings merge key by key, anything else in ``update`` replaces."""
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def compose(path: Path, root: Path | None = None) -> dict[str, Any]:
-    """The raw config of an experiment file: its ``defaults`` blocks, then its own keys."""
-    raw = _read_yaml(path)
-    defaults = raw.pop("defaults", {}) or {}
-    if not isinstance(defaults, dict):
-        raise ConfigError(f"{path}: defaults: expected a mapping such as {{model: emlp_o5}}")
-    out: dict[str, Any] = {}
-    if defaults:
-        root = root or find_config_root(path)
-    for concern, name in defaults.items():
-        if concern not in CONCERNS:
-            raise ConfigError(
-                f"{path}: defaults.{concern}: unknown building block; expected {list(CONCERNS)}"
-            )
-        assert root is not None
-        block_path = root / concern / f"{name}.yaml"
-        if not block_path.exists():
-            available = sorted(p.stem for p in (root / concern).glob("*.yaml"))
-            raise ConfigError(
-                f"{path}: defaults.{concern}: no {block_path}; available: {', '.join(available)}"
-            )
-        out = merge(out, {concern: _read_yaml(block_path)})
-    return merge(out, raw)
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"trainer.epochs=5"`` → ``("trainer.epochs", 5)`` (the value is read as YAML)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"override {text!r}: expected key=value, e.g. trainer.epochs=5")
-    try:
-        parsed = yaml.safe_load(value) if value else ""
-    except yaml.YAMLError:
-        parsed = value
-    return key.strip(), parsed
-
-
 def set_path(config: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     """A copy of ``config`` with the dotted ``key`` set to ``value``.
 
@@ -429,7 +300,7 @@ def validate(raw: dict[str, Any]) -> RunConfig:
     try:
         config = RunConfig.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(_describe(err)) from err
+        raise ConfigError(describe_errors(err)) from err
     if config.model.name not in symml_models.names():
         raise ConfigError(
             f"model.name: unknown model {config.model.name!r}; registered models: "
@@ -445,19 +316,17 @@ def validate(raw: dict[str, Any]) -> RunConfig:
 
 
 def _check_model_options(model: ModelConfig) -> None:
-    builder = symml_models.registry._builder(model.name)
-    params = inspect.signature(builder).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
+    accepted = accepted_options(model.name)
     for key in model.options:
-        if key not in params:
+        if accepted is not None and key not in accepted:
             raise ConfigError(
                 f"model.options.{key}: unknown option of model {model.name!r}; it accepts "
-                f"{sorted(params)}"
+                f"{sorted(accepted)}"
             )
 
 
-def _describe(err: ValidationError) -> str:
+def describe_errors(err: ValidationError) -> str:
+    """One line for a schema error: each bad key path with what was wrong (and the value)."""
     parts = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"])
@@ -468,24 +337,3 @@ def _describe(err: ValidationError) -> str:
         suffix = "" if e["type"] in ("extra_forbidden", "missing") else f" (got {got!r})"
         parts.append(f"{path}: {message}{suffix}")
     return "; ".join(parts)
-
-
-def load_sweep(raw: dict[str, Any]) -> SweepConfig:
-    """The ``sweep`` (a grid) and ``launcher`` sections of an experiment."""
-    try:
-        return SweepConfig.model_validate(
-            {"grid": raw.get("sweep", {}) or {}, "launcher": raw.get("launcher", {}) or {}}
-        )
-    except ValidationError as err:
-        text = _describe(err).replace("grid: sweep.", "sweep.").replace("grid.", "sweep.")
-        raise ConfigError(text) from err
-
-
-def load(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> tuple[dict, RunConfig]:
-    """Compose ``path``, apply ``key=value`` overrides, validate. Returns ``(raw, config)``; the
-    raw dict keeps ``sweep`` / ``launcher`` for `symml.training.sweep`."""
-    raw = compose(Path(path))
-    for text in overrides:
-        key, value = parse_override(text)
-        raw = set_path(raw, key, value)
-    return raw, validate(raw)

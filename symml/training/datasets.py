@@ -19,7 +19,7 @@ from symml.data import (
     nested_order,
     random_test_set,
 )
-from symml.groups import O2, SO2, group_from_name
+from symml.groups import group_from_name
 from symml.training.config import DataConfig
 
 
@@ -156,7 +156,7 @@ def build_run_data(config: DataConfig, seed: int) -> RunData:
         group = group_from_name(spec.group) if spec.group else test.group
         if spec.kind == "random":
             transformed[spec.name] = random_test_set(probe, group, seed=1)
-        elif isinstance(group, (SO2, O2)):
+        elif not group.is_finite:  # a continuous group: a curve over the angle grid
             for name, ds in grid_test_sets(probe, group, steps=spec.steps).items():
                 flipped = name.startswith("flip_")
                 degrees = float(name.removeprefix("flip_").removeprefix("rot"))

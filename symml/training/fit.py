@@ -5,7 +5,6 @@ convergence. The test split is never read here (see `symml.training.loop`)."""
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import os
 import time
@@ -14,10 +13,18 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from torch import nn
 
 from symml import models as symml_models
+from symml.models.registry import accepted_options
 from symml.reps import Rep
 from symml.training.budget import Budget, judge_convergence, resolve_budget
 from symml.training.config import DATA_FILLED_OPTIONS, ConfigError, RunConfig, TrainerConfig
@@ -45,13 +52,12 @@ def build_model(config: RunConfig, data: RunData) -> nn.Module:
     ``group`` from the dataset when the config leaves them out."""
     options = dict(config.model.options)
     info = symml_models.info(config.model.name)
-    builder = symml_models.registry._builder(config.model.name)
-    params = inspect.signature(builder).parameters
+    accepted = accepted_options(config.model.name)
     rep_in, rep_out = data.train_base.reps()
     if info.kind == "vector" and isinstance(rep_in, Rep) and isinstance(rep_out, Rep):
         filled = {"rep_in": rep_in, "rep_out": rep_out, "group": rep_in.group}
         for key in DATA_FILLED_OPTIONS:
-            if key in params and key not in options:
+            if accepted is not None and key in accepted and key not in options:
                 options[key] = filled[key]
     try:
         return symml_models.build(config.model.name, **options)
@@ -148,95 +154,146 @@ class _Selection:
 def fit_model(config: RunConfig, run: RunDir, data: RunData, model: nn.Module, ctx: Context) -> Fit:
     """Train ``model`` within the config's budget, evaluating the validation split every
     ``budget.eval_every`` steps; keeps the state of the best validation metric."""
-    trainer = config.trainer
-    trained: nn.Module = model
-    if ctx.distributed:
-        trained = nn.parallel.DistributedDataParallel(model)
-    world = rank_and_world()[1]
-    batches = loader(
-        data.train,
-        max(1, trainer.batch_size // world),
-        shuffle=True,
-        seed=config.seed,
-        is_graph=data.is_graph,
-        num_workers=trainer.num_workers,
-        distributed=ctx.distributed,
-    )
-    budget = resolve_budget(trainer, data.train_size, len(batches))
-    optimizer = _optimizer(trained, trainer)
-    schedule = _schedule(optimizer, trainer, budget.epochs)
-    tensorboard = _tensorboard(run) if trainer.tensorboard and ctx.writer else None
-    if ctx.writer:
-        run.log_line(f"budget: {budget.rule} ({budget.steps:,} steps, {budget.epochs:,} epochs)")
-    track = _Selection([], math.inf, 0, copy.deepcopy(model.state_dict()))
-    step, seen, epoch, loss_sum, loss_n, eval_seconds = 0, 0, 0, 0.0, 0, 0.0
-    stopped_early = False
-    start = time.perf_counter()
-    show = trainer.progress and ctx.writer
+    loop = _Loop.start(config, run, data, model, ctx)
+    show = config.trainer.progress and ctx.writer
     with Progress(*COLUMNS, console=ctx.console, disable=not show, transient=True) as progress:
-        bar = progress.add_task(f"{config.label} steps", total=budget.steps, status="")
-        while step < budget.steps and not stopped_early:
-            epoch += 1
-            for source in (data.train, batches.sampler):
-                if hasattr(source, "set_epoch"):
-                    source.set_epoch(epoch)
-            trained.train()
-            for batch in batches:
-                inputs, target = to_device(batch, ctx.device, ctx.dtype, data.is_graph)
-                loss = loss_of(trained(inputs), target)
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    _diverged(run, epoch, step, value, ctx.writer)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if trainer.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(trained.parameters(), trainer.grad_clip)
-                optimizer.step()
-                step += 1
-                n = int(batch.num_graphs) if data.is_graph else int(target.shape[0])
-                seen += n * world
-                loss_sum, loss_n = loss_sum + value * n, loss_n + n
-                progress.update(bar, advance=1, status=f"loss {value:.4g}")
-                if step % budget.eval_every and step < budget.steps:
-                    continue
-                tick = time.perf_counter()
-                row = _validation_row(config, data, model, ctx, len(track.rows) + 1)
-                row.update(epoch=epoch, step=step, train_loss=loss_sum / max(loss_n, 1))
-                row.update(lr=optimizer.param_groups[0]["lr"], seconds=tick - start)
-                trained.train()
-                eval_seconds += time.perf_counter() - tick
-                loss_sum, loss_n = 0.0, 0
-                _record(run, row, track.rows, tensorboard, ctx.writer)
-                track.offer(row["val_metric"], step, model, run, ctx.writer)
-                progress.update(
-                    bar, status=f"val {row['val_metric']:.4g} (best {track.best_val:.4g})"
-                )
-                patience = trainer.early_stopping_patience
-                stopped_early = patience is not None and track.stale >= patience
-                if stopped_early or step >= budget.steps:
-                    break
-            schedule.step()
-    wall = time.perf_counter() - start
-    if tensorboard is not None:
-        tensorboard.close()
-    curve = [(int(r["step"]), float(r["val_metric"])) for r in track.rows]
-    converged, note = judge_convergence(curve, step, stopped_early, trainer.convergence_tolerance)
-    if ctx.writer and note:
-        run.log_line(note)
-    return Fit(
-        best_state=track.best_state,
-        best_val=track.best_val,
-        best_step=track.best_step,
-        steps=step,
-        epochs=epoch,
-        budget=budget,
-        early_stopped=stopped_early,
-        converged=converged,
-        convergence=note,
-        train_seconds=wall - eval_seconds,
-        eval_seconds=eval_seconds,
-        seen=seen,
-    )
+        bar = progress.add_task(f"{config.label} steps", total=loop.budget.steps, status="")
+        while loop.step < loop.budget.steps and not loop.stopped_early:
+            loop.epoch(progress, bar)
+    return loop.finish()
+
+
+@dataclass
+class _Loop:
+    """One model being trained: what it trains with, and its counters so far."""
+
+    config: RunConfig
+    run: RunDir
+    data: RunData
+    model: nn.Module
+    trained: nn.Module  # the model, or its DistributedDataParallel wrapper
+    world: int  # processes training it
+    ctx: Context
+    batches: Any
+    budget: Budget
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    tensorboard: Any
+    track: _Selection
+    start_time: float
+    step: int = 0
+    seen: int = 0  # samples trained on, over all processes
+    epoch_count: int = 0
+    loss_sum: float = 0.0  # training loss since the last validation, weighted by samples
+    loss_n: int = 0
+    eval_seconds: float = 0.0
+    stopped_early: bool = False
+
+    @classmethod
+    def start(
+        cls, config: RunConfig, run: RunDir, data: RunData, model: nn.Module, ctx: Context
+    ) -> _Loop:
+        trainer = config.trainer
+        trained = nn.parallel.DistributedDataParallel(model) if ctx.distributed else model
+        world = rank_and_world()[1]
+        batches = loader(
+            data.train,
+            max(1, trainer.batch_size // world),
+            shuffle=True,
+            seed=config.seed,
+            is_graph=data.is_graph,
+            num_workers=trainer.num_workers,
+            distributed=ctx.distributed,
+        )
+        budget = resolve_budget(trainer, data.train_size, len(batches))
+        optimizer = _optimizer(trained, trainer)
+        tensorboard = _tensorboard(run) if trainer.tensorboard and ctx.writer else None
+        if ctx.writer:
+            run.log_line(
+                f"budget: {budget.rule} ({budget.steps:,} steps, {budget.epochs:,} epochs)"
+            )
+        track = _Selection([], math.inf, 0, copy.deepcopy(model.state_dict()))
+        schedule = _schedule(optimizer, trainer, budget.epochs)
+        return cls(
+            config, run, data, model, trained, world, ctx, batches, budget, optimizer, schedule,
+            tensorboard, track, time.perf_counter(),
+        )  # fmt: skip
+
+    def epoch(self, progress: Progress, bar: TaskID) -> None:
+        """One pass over the training set, cut short by the budget or early stopping."""
+        self.epoch_count += 1
+        for source in (self.data.train, self.batches.sampler):
+            if hasattr(source, "set_epoch"):
+                source.set_epoch(self.epoch_count)
+        self.trained.train()
+        for batch in self.batches:
+            value = self._train_step(batch)
+            progress.update(bar, advance=1, status=f"loss {value:.4g}")
+            if self.step % self.budget.eval_every and self.step < self.budget.steps:
+                continue
+            self._validate(progress, bar)
+            if self.stopped_early or self.step >= self.budget.steps:
+                break
+        self.schedule.step()
+
+    def _train_step(self, batch: Any) -> float:
+        ctx, data = self.ctx, self.data
+        inputs, target = to_device(batch, ctx.device, ctx.dtype, data.is_graph)
+        loss = loss_of(self.trained(inputs), target)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            _diverged(self.run, self.epoch_count, self.step, value, ctx.writer)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.trainer.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.trained.parameters(), self.config.trainer.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        n = int(batch.num_graphs) if data.is_graph else int(target.shape[0])
+        self.seen += n * self.world
+        self.loss_sum, self.loss_n = self.loss_sum + value * n, self.loss_n + n
+        return value
+
+    def _validate(self, progress: Progress, bar: TaskID) -> None:
+        tick = time.perf_counter()
+        track = self.track
+        row = _validation_row(self.config, self.data, self.model, self.ctx, len(track.rows) + 1)
+        row.update(epoch=self.epoch_count, step=self.step)
+        row.update(train_loss=self.loss_sum / max(self.loss_n, 1))
+        row.update(lr=self.optimizer.param_groups[0]["lr"], seconds=tick - self.start_time)
+        self.trained.train()
+        self.eval_seconds += time.perf_counter() - tick
+        self.loss_sum, self.loss_n = 0.0, 0
+        _record(self.run, row, track.rows, self.tensorboard, self.ctx.writer)
+        track.offer(row["val_metric"], self.step, self.model, self.run, self.ctx.writer)
+        progress.update(bar, status=f"val {row['val_metric']:.4g} (best {track.best_val:.4g})")
+        patience = self.config.trainer.early_stopping_patience
+        self.stopped_early = patience is not None and track.stale >= patience
+
+    def finish(self) -> Fit:
+        """The fit, with the loop's verdict on convergence (logged when it has one)."""
+        wall = time.perf_counter() - self.start_time
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        curve = [(int(r["step"]), float(r["val_metric"])) for r in self.track.rows]
+        tolerance = self.config.trainer.convergence_tolerance
+        converged, note = judge_convergence(curve, self.step, self.stopped_early, tolerance)
+        if self.ctx.writer and note:
+            self.run.log_line(note)
+        return Fit(
+            best_state=self.track.best_state,
+            best_val=self.track.best_val,
+            best_step=self.track.best_step,
+            steps=self.step,
+            epochs=self.epoch_count,
+            budget=self.budget,
+            early_stopped=self.stopped_early,
+            converged=converged,
+            convergence=note,
+            train_seconds=wall - self.eval_seconds,
+            eval_seconds=self.eval_seconds,
+            seen=self.seen,
+        )
 
 
 def _validation_row(

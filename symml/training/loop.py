@@ -17,6 +17,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from symml.training.fit import (
     rank_and_world,
     resolve_device,
 )
-from symml.training.results import read_result
+from symml.training.run_result import Candidate, RunResult
 from symml.training.rundir import RunDir, manifest, write_atomic, write_json
 
 __all__ = ["Fit", "TrainingDiverged", "build_model", "resolve_device", "train"]
@@ -57,10 +58,9 @@ def _determinism(enabled: bool) -> Iterator[None]:
         torch.use_deterministic_algorithms(previous)
 
 
-def train(
-    config: RunConfig, runs_root: Path | str, console: Console | None = None
-) -> dict[str, Any]:
-    """Train and evaluate one run in ``runs_root/<experiment>/<run_id>/``; returns the result.
+def train(config: RunConfig, runs_root: Path | str, console: Console | None = None) -> RunResult:
+    """Train and evaluate one run in ``runs_root/<experiment>/<run_id>/``; returns its result,
+    also written to the run's ``result.json``.
 
     A finished run (``result.json`` present) is not repeated: its result is returned. A run with
     a ``tune`` section trains every candidate value on the training split, selects the one with
@@ -88,101 +88,113 @@ def train(
             run.log_line(traceback.format_exc())
         raise
     if ctx.writer:
-        write_json(run.result, result)
-        run.log_line(f"finished: test {result['test']:.5g} ({result['metric']})")
+        result.write(run.result)
+        run.log_line(f"finished: test {result.test:.5g} ({result.metric})")
     return result
 
 
-def _train_and_test(config: RunConfig, run: RunDir, ctx: Context) -> dict[str, Any]:
-    device, dtype = ctx.device, ctx.dtype
+@dataclass
+class _Selected:
+    """The config whose training is kept (the run's own, or its best tuning candidate), its
+    fit, and what tuning tried (nothing when the run is not tuned)."""
+
+    config: RunConfig
+    fit: Fit
+    tuned: dict[str, Any] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def _train_and_test(config: RunConfig, run: RunDir, ctx: Context) -> RunResult:
     with _determinism(config.trainer.deterministic):
         if ctx.writer:
             write_atomic(run.config, config.to_yaml())
-            write_json(run.manifest, manifest(config.seed, device, config.trainer.deterministic))
+            write_json(
+                run.manifest, manifest(config.seed, ctx.device, config.trainer.deterministic)
+            )
             run.log_line(f"run {config.run_id()} of {config.experiment}: {config.label}")
         data = build_run_data(config.data, config.seed)
-        extra: dict[str, Any] = {}
         if config.tune:
-            selected, fit, extra = _tuned(config, run, data, ctx)
-            if selected.data != config.data:  # a tuned data key: evaluate on the selected data
-                data = build_run_data(selected.data, selected.seed)
+            selected = _tuned(config, run, data, ctx)
+            if selected.config.data != config.data:  # a tuned data key: evaluate on its data
+                data = build_run_data(selected.config.data, selected.config.seed)
         else:
-            selected = config
             torch.manual_seed(config.seed)
-            model = build_model(config, data).to(device=device, dtype=dtype)
-            fit = fit_model(config, run, data, model, ctx)
+            model = build_model(config, data).to(device=ctx.device, dtype=ctx.dtype)
+            selected = _Selected(config, fit_model(config, run, data, model, ctx))
         torch.manual_seed(config.seed)
-        model = build_model(selected, data).to(device=device, dtype=dtype)
-        model.load_state_dict(fit.best_state)
-        result = _final_result(selected, data, model, fit, ctx)
-        result.update(run_id=config.run_id(), **extra)
-    return result
+        model = build_model(selected.config, data).to(device=ctx.device, dtype=ctx.dtype)
+        model.load_state_dict(selected.fit.best_state)
+        metrics = _test(selected.config, data, model, ctx)
+        return _result(config, selected, data, model, metrics)
 
 
-def recorded_result(run: RunDir, console: Console | None = None) -> dict[str, Any] | None:
+def recorded_result(run: RunDir, console: Console | None = None) -> RunResult | None:
     """The run's ``result.json`` when it holds a valid result, else None. An unreadable or
     invalid one (a torn copy, ``{}``) is set aside as ``result.json.corrupt`` with a warning,
     so the run is trained again instead of failing every later sweep."""
     if not run.result.exists():
         return None
     try:
-        return read_result(run.result)
+        return RunResult.read(run.result)
     except (OSError, ValueError) as err:
         run.set_aside(run.result, str(err).splitlines()[0], console or Console(stderr=True))
         return None
 
 
-def _tuned(
-    config: RunConfig, run: RunDir, data: RunData, ctx: Context
-) -> tuple[RunConfig, Fit, dict[str, Any]]:
+def _tuned(config: RunConfig, run: RunDir, data: RunData, ctx: Context) -> _Selected:
     """Train every candidate of ``config.tune`` (each in ``candidates/<values>/``, kept so an
     interrupted run resumes), select the best validation metric. The test split is not read."""
-    reuse_data = all(key.split(".")[0] != "data" for key in config.tune)
-    outcomes: list[tuple[dict[str, Any], RunConfig, Fit | None, str | None]] = []
-    for values in config.candidates():
-        candidate = config.with_values(values)
-        folder = RunDir(run.path / "candidates" / _slug(values))
-        done = folder.path / "fit.json"
-        saved = _finished_candidate(folder)
-        if saved is not None:
-            fit = None if saved.get("error") else _saved_fit(saved, folder)
-            outcomes.append((values, candidate, fit, saved.get("error")))
-            continue
-        candidate_data = data if reuse_data else build_run_data(candidate.data, candidate.seed)
-        torch.manual_seed(config.seed)  # every candidate starts from the same weights
-        model = build_model(candidate, candidate_data).to(device=ctx.device, dtype=ctx.dtype)
-        if ctx.writer:
-            run.log_line(f"candidate {values}")
-        try:
-            fit = fit_model(candidate, folder, candidate_data, model, ctx)
-        except TrainingDiverged as err:
-            if ctx.writer:
-                write_json(done, {"values": values, "error": str(err)})
-            outcomes.append((values, candidate, None, str(err)))
-            continue
-        if ctx.writer:
-            write_json(done, {"values": values, **fit.summary()})
-        outcomes.append((values, candidate, fit, None))
-    fitted = [(v, c, f) for v, c, f, _ in outcomes if f is not None]
+    outcomes = [
+        (values, *_candidate(config, values, run, data, ctx)) for values in config.candidates()
+    ]
+    fitted = [(values, fit) for values, fit, _ in outcomes if fit is not None]
     if not fitted:
-        reasons = "; ".join(f"{v}: {e}" for v, _, _, e in outcomes)
+        reasons = "; ".join(f"{values}: {error}" for values, _, error in outcomes)
         raise TrainingDiverged(f"every tuning candidate diverged ({reasons})")
-    values, selected, fit = min(fitted, key=lambda item: item[2].best_val)  # validation only
-    chosen = RunDir(run.path / "candidates" / _slug(values))
+    values, fit = min(fitted, key=lambda item: item[1].best_val)  # validation only
     if ctx.writer:
-        shutil.copyfile(chosen.metrics, run.metrics)
+        shutil.copyfile(RunDir(run.path / "candidates" / _slug(values)).metrics, run.metrics)
         run.log_line(f"selected {values} (validation {fit.best_val:.5g})")
     candidates = [
-        {
-            "values": v,
-            "val": None if f is None else f.best_val,
-            "best_step": None if f is None else f.best_step,
-            "converged": None if f is None else f.converged,
-            "error": e,
-        }
-        for v, _, f, e in outcomes
+        Candidate(
+            values=tried,
+            val=None if f is None else f.best_val,
+            best_step=None if f is None else f.best_step,
+            converged=None if f is None else f.converged,
+            error=error,
+        )
+        for tried, f, error in outcomes
     ]
-    return selected, fit, {"tuned": values, "candidates": candidates}
+    return _Selected(config.with_values(values), fit, values, candidates)
+
+
+def _candidate(
+    config: RunConfig, values: dict[str, Any], run: RunDir, data: RunData, ctx: Context
+) -> tuple[Fit | None, str | None]:
+    """One tuning candidate's fit, or None and why it diverged; a candidate that finished
+    before (its ``fit.json`` and checkpoint kept) is read back, not trained again."""
+    candidate = config.with_values(values)
+    folder = RunDir(run.path / "candidates" / _slug(values))
+    saved = _finished_candidate(folder)
+    if saved is not None:
+        error = saved.get("error")
+        return (None, error) if error else (_saved_fit(saved, folder), None)
+    reuse_data = all(key.split(".")[0] != "data" for key in config.tune)
+    candidate_data = data if reuse_data else build_run_data(candidate.data, candidate.seed)
+    torch.manual_seed(config.seed)  # every candidate starts from the same weights
+    model = build_model(candidate, candidate_data).to(device=ctx.device, dtype=ctx.dtype)
+    if ctx.writer:
+        run.log_line(f"candidate {values}")
+    done = folder.path / "fit.json"
+    try:
+        fit = fit_model(candidate, folder, candidate_data, model, ctx)
+    except TrainingDiverged as err:
+        if ctx.writer:
+            write_json(done, {"values": values, "error": str(err)})
+        return None, str(err)
+    if ctx.writer:
+        write_json(done, {"values": values, **fit.summary()})
+    return fit, None
 
 
 def _slug(values: dict[str, Any]) -> str:
@@ -220,9 +232,18 @@ def _saved_fit(saved: dict[str, Any], folder: RunDir) -> Fit:
     return Fit(**{**fields, "best_state": state, "budget": Budget(**saved["budget"])})
 
 
-def _final_result(
-    config: RunConfig, data: RunData, model: nn.Module, fit: Fit, ctx: Context
-) -> dict[str, Any]:
+@dataclass
+class _Metrics:
+    """The selected model on the test split, the transformed test sets and the angle grids."""
+
+    test: float
+    transformed: dict[str, float]
+    angle_curves: dict[str, list[list[float]]]
+    equivariance_error: float | None
+    seconds: float
+
+
+def _test(config: RunConfig, data: RunData, model: nn.Module, ctx: Context) -> _Metrics:
     """Test, transformed-test and equivariance metrics of the selected model: the only place
     the test split is read."""
     batch_size = config.trainer.eval_batch_size
@@ -250,48 +271,52 @@ def _final_result(
             for name, points in data.angle_curves.items()
         }
         progress.update(bar, status="equivariance")
-        equivariance_error = equivariance(
-            model, data, config.trainer.equivariance_samples, ctx.dtype
-        )
-    eval_seconds = time.perf_counter() - start
+        error = equivariance(model, data, config.trainer.equivariance_samples, ctx.dtype)
+    return _Metrics(test, transformed, curves, error, time.perf_counter() - start)
+
+
+def _result(
+    config: RunConfig, selected: _Selected, data: RunData, model: nn.Module, metrics: _Metrics
+) -> RunResult:
+    """The run's record: ``config`` names it (its run id), ``selected`` is what was kept."""
+    chosen, fit = selected.config, selected.fit
     sample_target = data.test_base[0].y if data.is_graph else data.test_base[0][1]
-    info = symml_models.info(config.model.name)
+    info = symml_models.info(chosen.model.name)
     group = getattr(model, "group", None)
     metric = "mse" if sample_target.is_floating_point() else "error"
-    wall = fit.train_seconds + fit.eval_seconds
-    return {
-        "run_id": config.run_id(),
-        "experiment": config.experiment,
-        "status": "finished",
-        "model": config.model.name,
-        "model_group": repr(group) if group is not None and info.group != "none" else "none",
-        "baseline": info.baseline,
-        "dataset": config.data.name,
-        "train_size": data.train_size,
-        "seed": config.seed,
-        "augment": config.data.augment,
-        "label": config.label,
-        "metric": metric,
-        "metric_units": METRIC_UNITS[metric],
-        "test": test,
-        "val": fit.best_val,
-        "best_step": fit.best_step,
-        "steps": fit.steps,
-        "epochs": fit.epochs,
-        "early_stopped": fit.early_stopped,
-        "budget": fit.budget.as_dict(),
-        "converged": fit.converged,
-        "convergence": fit.convergence,
-        "tuned": {},
-        "candidates": [],
-        "transformed": transformed,
-        "transformed_size": data.transformed_size,
-        "angle_curves": curves,
-        "equivariance_error": equivariance_error,
-        "parameters": symml_models.parameter_count(model),
-        "wall_time_s": wall,
-        "train_seconds": fit.train_seconds,
-        "eval_seconds": fit.eval_seconds + eval_seconds,
-        "throughput": fit.seen / fit.train_seconds if fit.train_seconds > 0 else None,
-        "published": config.published.get(config.label, {}).get(data.train_size),
-    }
+    return RunResult(
+        run_id=config.run_id(),
+        experiment=chosen.experiment,
+        status="finished",
+        model=chosen.model.name,
+        model_group=repr(group) if group is not None and info.group != "none" else "none",
+        baseline=info.baseline,
+        dataset=chosen.data.name,
+        train_size=data.train_size,
+        seed=chosen.seed,
+        augment=chosen.data.augment,
+        label=chosen.label,
+        metric=metric,
+        metric_units=METRIC_UNITS[metric],
+        test=metrics.test,
+        val=fit.best_val,
+        best_step=fit.best_step,
+        steps=fit.steps,
+        epochs=fit.epochs,
+        early_stopped=fit.early_stopped,
+        budget=fit.budget,
+        converged=fit.converged,
+        convergence=fit.convergence,
+        tuned=selected.tuned,
+        candidates=selected.candidates,
+        transformed=metrics.transformed,
+        transformed_size=data.transformed_size,
+        angle_curves=metrics.angle_curves,
+        equivariance_error=metrics.equivariance_error,
+        parameters=symml_models.parameter_count(model),
+        wall_time_s=fit.train_seconds + fit.eval_seconds,
+        train_seconds=fit.train_seconds,
+        eval_seconds=fit.eval_seconds + metrics.seconds,
+        throughput=fit.seen / fit.train_seconds if fit.train_seconds > 0 else None,
+        published=chosen.published.get(chosen.label, {}).get(data.train_size),
+    )

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 
 from symml.training._report_console import dataset_table
@@ -48,10 +48,11 @@ from symml.training.results import (
     aggregate,
     by_dataset,
     collect,
+    file_stem,
     find_runs,
     largest_per_label,
-    read_result,
 )
+from symml.training.run_result import RunResult
 from symml.training.rundir import write_atomic
 
 _MAIN_ALIGN = "llrrlrll"  # columns of `main_table`: l(eft) or r(ight)
@@ -105,11 +106,6 @@ def generalization_table(rows: list[ReportRow]) -> tuple[list[str], list[list[st
         for r in largest
     ]
     return header, body
-
-
-def file_stem(dataset: str) -> str:
-    """A dataset name made safe for file names (``data_efficiency_<stem>.png``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", dataset)
 
 
 def to_markdown(
@@ -279,25 +275,11 @@ def build_report(runs_dir: Path, out_dir: Path | None = None) -> Report:
         >>> import json, shutil, tempfile
         >>> from pathlib import Path
         >>> runs = Path(tempfile.mkdtemp()) / "runs"
+        >>> base = dict(experiment="demo", status="finished", model="mlp", model_group="none")
+        >>> base |= dict(dataset="o5", train_size=100, label="mlp", metric="mse", parameters=1000)
+        >>> base |= dict(epochs=3, wall_time_s=1.0, throughput=100.0)
         >>> for seed, test in [(0, 0.1), (1, 0.3)]:
-        ...     result = dict(
-        ...         run_id=f"run{seed}",
-        ...         experiment="demo",
-        ...         status="finished",
-        ...         model="mlp",
-        ...         model_group="none",
-        ...         dataset="o5",
-        ...         train_size=100,
-        ...         seed=seed,
-        ...         label="mlp",
-        ...         metric="mse",
-        ...         test=test,
-        ...         val=test,
-        ...         parameters=1000,
-        ...         epochs=3,
-        ...         wall_time_s=1.0,
-        ...         throughput=100.0,
-        ...     )
+        ...     result = dict(base, run_id=f"run{seed}", seed=seed, test=test, val=test)
         ...     (runs / "demo" / f"run{seed}").mkdir(parents=True)
         ...     _ = (runs / "demo" / f"run{seed}" / "result.json").write_text(json.dumps(result))
         >>> report = build_report(runs)
@@ -307,23 +289,19 @@ def build_report(runs_dir: Path, out_dir: Path | None = None) -> Report:
         ['data_efficiency_o5.png', 'data_efficiency_o5.svg', 'results.csv']
         >>> shutil.rmtree(runs.parent)
     """
+    # Long only by its docstring: the example above runs as a doctest; the body is one step per
+    # output file.
     runs_dir = Path(runs_dir)
-    finished, unfinished = find_runs(runs_dir)
-    failed = [run for run in unfinished if (run / "failed.json").is_file()]
-    if not finished:
-        found = f"; found {len(unfinished)} unfinished run(s)" if unfinished else ""
-        raise ValueError(
-            f"no finished runs under {runs_dir} (looked for */result.json at any depth{found}); "
-            "produce runs with `symml run CONFIG` or `symml sweep CONFIG`, then report the "
-            "directory they write (runs/<experiment>)"
-        )
-    results = [read_result(run / "result.json") for run in finished]
+    finished, unfinished = _runs(runs_dir)
+    results = [RunResult.read(run / "result.json") for run in finished]
     rows = aggregate(results)
     curves = read_curves(zip(finished, results, strict=True))
     out_dir = Path(out_dir) if out_dir is not None else runs_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
-    rel_unfinished = [run.relative_to(runs_dir) for run in unfinished]
-    rel_failed = [run.relative_to(runs_dir) for run in failed]
+    rel_unfinished = tuple(run.relative_to(runs_dir) for run in unfinished)
+    rel_failed = tuple(
+        run.relative_to(runs_dir) for run in unfinished if (run / "failed.json").is_file()
+    )
     markdown = to_markdown(
         rows,
         len(finished),
@@ -331,15 +309,11 @@ def build_report(runs_dir: Path, out_dir: Path | None = None) -> Report:
         [str(p) for p in rel_failed],
         learning_curves={c.result.dataset for c in curves},
     )
-    texts = {"results.md": markdown, "results.csv": to_csv(rows)}
-    if any(r.angle_curves for r in rows):
-        texts["angle_curves.csv"] = angle_curves_csv(rows)
-    for name, text in texts.items():
-        write_atomic(out_dir / name, text)
+    written = _write_tables(rows, markdown, out_dir)
     # matplotlib loads only when a report is drawn, so importing symml.training stays light
     from symml.training._report_plots import draw_plots
 
-    written = [out_dir / name for name in texts] + draw_plots(rows, out_dir, curves)
+    written += draw_plots(rows, out_dir, curves)
     return Report(
         runs_dir=runs_dir,
         out_dir=out_dir,
@@ -347,9 +321,41 @@ def build_report(runs_dir: Path, out_dir: Path | None = None) -> Report:
         files=tuple(sorted(written)),
         markdown=markdown,
         finished=len(finished),
-        unfinished_runs=tuple(rel_unfinished),
-        failed_runs=tuple(rel_failed),
+        unfinished_runs=rel_unfinished,
+        failed_runs=rel_failed,
     )
+
+
+def _runs(runs_dir: Path) -> tuple[list[Path], list[Path]]:
+    """`find_runs`, refusing a folder without finished runs with a note on how to make them."""
+    finished, unfinished = find_runs(runs_dir)
+    if not finished:
+        found = f"; found {len(unfinished)} unfinished run(s)" if unfinished else ""
+        raise ValueError(
+            f"no finished runs under {runs_dir} (looked for */result.json at any depth{found}); "
+            "produce runs with `symml run CONFIG` or `symml sweep CONFIG`, then report the "
+            "directory they write (runs/<experiment>)"
+        )
+    return finished, unfinished
+
+
+def _write_tables(rows: list[ReportRow], markdown: str, out_dir: Path) -> list[Path]:
+    """Write ``results.md``, ``results.csv`` and (when runs recorded angle grids)
+    ``angle_curves.csv`` into ``out_dir``; returns their paths."""
+    texts = {"results.md": markdown, "results.csv": to_csv(rows)}
+    if any(r.angle_curves for r in rows):
+        texts["angle_curves.csv"] = angle_curves_csv(rows)
+    for name, text in texts.items():
+        write_atomic(out_dir / name, text)
+    return [out_dir / name for name in texts]
+
+
+def write_report(runs_dir: Path, out_dir: Path | None, console: Console) -> Report:
+    """`build_report`, then its main tables and the files written, on ``console``."""
+    report = build_report(runs_dir, out_dir)
+    console.print(report.summary_table())
+    console.print(f"report written to {report.out_dir} ({', '.join(p.name for p in report.files)})")
+    return report
 
 
 __all__ = [
@@ -358,10 +364,10 @@ __all__ = [
     "angle_curves_csv",
     "build_report",
     "collect",
-    "file_stem",
     "generalization_table",
     "main_table",
     "to_csv",
     "to_markdown",
     "values_text",
+    "write_report",
 ]

@@ -1,7 +1,7 @@
 """Finished runs and their results, aggregated over seeds.
 
 A run directory (``runs/<experiment>/<run_id>/``, see `symml.training.rundir`) holds
-``result.json`` once the run finished. `collect` reads those files (checked against `RunResult`),
+``result.json`` once the run finished. `collect` reads those files (`RunResult.read`),
 `aggregate` groups them by (dataset, model label, training-set size) into `ReportRow` s with the
 mean and sample standard deviation (``ddof=1``; 0 for one seed) over seeds, and what each row's
 runs record about how they were trained: the budget rule, the tuned values and every candidate
@@ -10,16 +10,17 @@ tried, and the training loop's convergence verdict.
 
 from __future__ import annotations
 
-import json
 import math
 import os
+import re
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
+from symml.training.budget import Budget
+from symml.training.run_result import Candidate, RunResult
 
 # files that make a directory a run (result.json: finished; failed.json: stopped on NaN/inf)
 _RUN_MARKERS = frozenset({"result.json", "failed.json", "manifest.json", "metrics.jsonl"})
@@ -45,77 +46,6 @@ def metric_name(metric: str, units: str | None = None) -> str:
     name, default = _METRICS[metric]
     units = units or default
     return f"{name} ({units})" if units else name
-
-
-# an angle curve: (angle in radians, metric) pairs, at least one
-_Curve = Annotated[list[tuple[FiniteFloat, FiniteFloat]], Field(min_length=1)]
-
-
-class Budget(BaseModel):
-    """How long a run was planned to train (``result.json``'s ``budget``)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    rule: str = Field(min_length=1)  # a sentence: "3,000 optimizer steps at every training size"
-    epochs: int = Field(ge=0)
-    steps: int = Field(ge=0)  # planned optimizer steps
-    steps_per_epoch: int = Field(ge=0)
-    eval_every: int = Field(ge=1)  # optimizer steps between validation evaluations
-
-
-class Candidate(BaseModel):
-    """One combination of values tried when a run was tuned. Only its validation metric is
-    recorded: the test set is evaluated for the selected candidate alone."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    values: dict[str, Any]  # tuned key -> value, e.g. {"trainer.optimizer.lr": 0.001}
-    val: float | None = None  # inf/NaN allowed: a diverged candidate is reported, not refused
-    best_step: int | None = None
-    converged: bool | None = None
-    error: str | None = None  # why the candidate did not finish
-
-
-class RunResult(BaseModel):
-    """The schema of a finished run's ``result.json`` (keys the report does not use are kept
-    in the file and ignored here). The fields from ``metric_units`` on were added later: they
-    default to "not recorded", so older records still validate."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    run_id: str
-    experiment: str
-    status: Literal["finished"]
-    model: str
-    model_group: str
-    baseline: str | None = None
-    dataset: str
-    train_size: int = Field(ge=1)
-    seed: int
-    augment: bool = False
-    label: str
-    metric: Literal["mse", "error"]
-    test: FiniteFloat
-    val: FiniteFloat
-    transformed: dict[str, FiniteFloat] = {}
-    angle_curves: dict[str, _Curve] = {}
-    equivariance_error: FiniteFloat | None = None
-    parameters: int = Field(ge=0)
-    epochs: int = Field(ge=0)
-    wall_time_s: FiniteFloat = Field(ge=0)
-    throughput: FiniteFloat | None = Field(ge=0)  # None when the wall time was too short
-    published: FiniteFloat | None = None
-    metric_units: str | None = None  # "raw target units" for MSE, "%" for error
-    budget: Budget | None = None
-    steps: int | None = Field(None, ge=0)  # optimizer steps actually run
-    best_step: int | None = Field(None, ge=0)  # step of the kept (best-validation) checkpoint
-    early_stopped: bool = False
-    converged: bool | None = None  # decided by the training loop; None: not recorded
-    convergence: str = ""  # empty when converged, else the loop's note
-    tuned: dict[str, Any] = {}  # the selected value of each tuned key; {} when not tuned
-    candidates: list[Candidate] = []
-    train_seconds: FiniteFloat | None = Field(None, ge=0)
-    eval_seconds: FiniteFloat | None = Field(None, ge=0)
 
 
 @dataclass(frozen=True)
@@ -223,38 +153,13 @@ def find_runs(runs_dir: Path) -> tuple[list[Path], list[Path]]:
     return finished, unfinished
 
 
-def read_result(path: Path) -> dict[str, Any]:
-    """One ``result.json``, checked against `RunResult`; errors name the file."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(
-            f"{path}: corrupt result.json ({err}); delete the run directory {path.parent} "
-            "and re-run the sweep to redo that run"
-        ) from err
-    _validate(raw, str(path))
-    return dict(raw)
-
-
-def collect(runs_dir: Path) -> list[dict[str, Any]]:
+def collect(runs_dir: Path) -> list[RunResult]:
     """The results of every finished run below ``runs_dir`` (any depth), sorted by path.
 
     Runs without ``result.json`` (unfinished, or failed) are skipped; `find_runs` lists them.
     """
     finished, _ = find_runs(runs_dir)
-    return [read_result(run / "result.json") for run in finished]
-
-
-def _validate(raw: Any, where: str) -> RunResult:
-    try:
-        return RunResult.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "<top level>"
-        raise ValueError(
-            f"{where}: not a valid result.json: {key}: {first['msg']} "
-            f"({err.error_count()} error(s); the schema is symml.training.results.RunResult)"
-        ) from err
+    return [RunResult.read(run / "result.json") for run in finished]
 
 
 # runs that recorded no units come from before MSE was always reported in raw target units
@@ -364,32 +269,31 @@ def _row(results: list[RunResult]) -> ReportRow:
     )
 
 
-def aggregate(results: Iterable[Mapping[str, Any]]) -> list[ReportRow]:
+def aggregate(results: Iterable[RunResult]) -> list[ReportRow]:
     """Group run results by (dataset, label, train_size) and summarise over seeds.
 
     Args:
-        results: ``result.json`` contents (as returned by `collect`).
+        results: finished runs (as returned by `collect`).
 
     Returns:
         One `ReportRow` per group, sorted by (dataset, label, train_size).
 
     Raises:
-        ValueError: a result does not match `RunResult`; two runs of a group share a seed or
-            disagree on the model or the budget rule; the runs of one dataset use different
-            metrics or metric units.
+        ValueError: two runs of a group share a seed or disagree on the model or the budget
+            rule; the runs of one dataset use different metrics or metric units.
 
     Example:
         >>> base = dict(run_id="r", experiment="demo", status="finished", model="emlp")
         >>> base |= dict(model_group="O(5)", dataset="o5", train_size=100, label="emlp")
         >>> base |= dict(metric="mse", val=0.1, parameters=1000, epochs=3, wall_time_s=1.0)
         >>> base |= dict(throughput=100.0)
-        >>> rows = aggregate([{**base, "seed": s, "test": t} for s, t in [(0, 0.1), (1, 0.3)]])
+        >>> runs = [{**base, "seed": s, "test": t} for s, t in [(0, 0.1), (1, 0.3)]]
+        >>> rows = aggregate(RunResult.from_dict(run, "example") for run in runs)
         >>> print(rows[0].label, rows[0].train_size, rows[0].test)
         emlp 100 0.2 ± 0.14 (n=2)
     """
     groups: dict[tuple[str, str, int], list[RunResult]] = {}
-    for i, raw in enumerate(results):
-        result = _validate(raw, f"result #{i} ({raw.get('run_id', 'no run_id')})")
+    for result in results:
         groups.setdefault((result.dataset, result.label, result.train_size), []).append(result)
     per_dataset: dict[str, list[RunResult]] = {}
     for (dataset, _, _), members in groups.items():
@@ -407,6 +311,11 @@ def largest_per_label(rows: list[ReportRow]) -> list[ReportRow]:
         if row.label not in best or row.train_size > best[row.label].train_size:
             best[row.label] = row
     return [best[label] for label in sorted(best)]
+
+
+def file_stem(dataset: str) -> str:
+    """A dataset name made safe for file names (``data_efficiency_<stem>.png``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", dataset)
 
 
 def by_dataset(rows: Iterable[ReportRow]) -> dict[str, list[ReportRow]]:

@@ -237,3 +237,17 @@ def claim(run: RunDir) -> Iterator[bool]:
             lock.unlink(missing_ok=True)
         return
     yield False
+
+
+@contextlib.contextmanager
+def hold(run: RunDir) -> Iterator[None]:
+    """Hold ``run``'s lock (`claim`) for the block, or raise `RunLocked` naming the process that
+    holds it. A process that torchrun started (``WORLD_SIZE > 1``) takes none: the process that
+    launched it holds the lock for all of them."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        yield
+        return
+    with claim(run) as owned:
+        if not owned:
+            raise RunLocked(locked_message(run, lock_holder(run) or 0))
+        yield

@@ -18,18 +18,29 @@ grid axis) apply to every sweep of the study; its ``sweeps`` list, when given, r
 study's. Runs of budget B write to ``<runs>/<study>/<B>/<experiment>/<run_id>/``, and their
 records (`RECORD_FILES`, no checkpoints) are kept in ``experiments/<study>/runs/<B>/`` so a study
 continues on another machine: `restore_records` puts them back, and only missing runs train.
+
+`reproduce` runs a study under a budget (``symml reproduce STUDY``): records restored, each
+sweep run (one whose dataset files are missing is skipped with a note), records kept, one
+report. Studies are found in ``experiments/`` (`find_studies`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from rich.console import Console
 
-from symml.training.config import ConfigError, _describe, _read_yaml
+from symml.data import DataNotFoundError
+from symml.training.config import ConfigError, describe_errors
+from symml.training.config_files import read_yaml
+from symml.training.report import write_report
 from symml.training.rundir import write_atomic
+from symml.training.sweep import RunsFailed, sweep_and_report
 
 # what a record keeps of a finished run: enough to rebuild the report and to audit the run
 RECORD_FILES = ("config.yaml", "manifest.json", "metrics.jsonl", "result.json")
@@ -88,17 +99,15 @@ class Study:
 
 
 def _override_text(key: str, value: Any) -> str:
-    import json
-
     return f"{key}={json.dumps(value)}"  # JSON is YAML: parse_override reads it back
 
 
 def load_study(path: Path) -> Study:
     """Read ``study.yaml``; sweep paths are relative to its folder and must exist."""
     try:
-        spec = _StudyFile.model_validate(_read_yaml(path))
+        spec = _StudyFile.model_validate(read_yaml(path))
     except ValidationError as err:
-        raise ConfigError(f"{path}: {_describe(err)}") from err
+        raise ConfigError(f"{path}: {describe_errors(err)}") from err
 
     def files(names: list[str], where: str) -> tuple[Path, ...]:
         found = tuple(path.parent / s for s in names)
@@ -147,3 +156,112 @@ def keep_records(runs_root: Path, records: Path) -> int:
     """Record every finished run under ``runs_root`` that ``records`` lacks (checkpoints and the
     tuning candidates' weights stay behind). Returns how many were added."""
     return _copy_records(runs_root, records)
+
+
+def experiments_dir() -> Path:
+    """``$SYMML_EXPERIMENTS_DIR``, else the ``experiments/`` folder of the current directory
+    or of the symml checkout."""
+    env = os.environ.get("SYMML_EXPERIMENTS_DIR")
+    if env:
+        return Path(env)
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (base / "experiments").is_dir():
+            return base / "experiments"
+    raise FileNotFoundError(
+        "no experiments/ directory here or in the symml checkout; set SYMML_EXPERIMENTS_DIR"
+    )
+
+
+def find_studies() -> dict[str, Path]:
+    """Each study's name (its folder) -> its ``study.yaml``; empty without `experiments_dir`."""
+    try:
+        root = experiments_dir()
+    except FileNotFoundError:
+        return {}
+    return {p.parent.name: p for p in sorted(root.glob("*/study.yaml"))}
+
+
+def study_named(name: str) -> Study:
+    """The study in ``experiments/<name>/``, or a `ValueError` listing the studies."""
+    studies = find_studies()
+    if name not in studies:
+        raise ValueError(f"unknown study {name!r}; studies: {', '.join(studies) or 'none found'}")
+    return load_study(studies[name])
+
+
+def reproduce(
+    study: Study,
+    budget: str,
+    runs_dir: Path,
+    console: Console,
+    *,
+    overrides: tuple[str, ...] = (),
+    workers: int | None = None,
+    record: bool = False,
+    reuse_records: bool = True,
+) -> Path:
+    """Run ``study`` under ``budget`` into ``runs_dir/<study>/<budget>/``, then one report.
+
+    With ``reuse_records`` the study's records are restored first, so only missing runs train;
+    with ``record`` the finished runs are kept as records and the report is rebuilt from the
+    records alone, into ``experiments/<study>/results/<budget>/``. ``overrides`` go after the
+    budget's. Returns the report folder.
+
+    Raises:
+        RunsFailed: after the report, when some runs failed (or, without a report, when every
+            run did).
+        ValueError: no sweep could run (each one's dataset files are missing).
+    """
+    chosen = study.budget(budget)
+    console.rule(f"{study.title} — budget {chosen.name}")
+    console.print(study.description.strip())
+    if chosen.wall_time:
+        console.print(f"measured cost of this budget: {chosen.wall_time}")
+    root = runs_dir / study.name / chosen.name
+    records = study.records(chosen.name)
+    restored = restore_records(records, root) if reuse_records else 0
+    if restored:
+        console.print(f"reusing {restored} recorded runs from {records}")
+    failed = _run_sweeps(
+        study.name, chosen, (*chosen.overrides, *overrides), root, workers, console
+    )
+    source, report_dir = root, root / "report"
+    if record:
+        added = keep_records(root, records)
+        console.print(f"recorded {added} new runs in {records}")
+        source, report_dir = records, study.folder / "results" / chosen.name
+    try:
+        write_report(source, report_dir, console)
+    except ValueError:
+        if failed:  # every run failed: no report to write; say why the study stopped
+            raise RunsFailed(failed) from None
+        raise
+    console.print(f"[bold]The report is in {report_dir.resolve()}[/bold] (results.md, plots)")
+    if failed:
+        raise RunsFailed(failed)
+    return report_dir
+
+
+def _run_sweeps(
+    name: str,
+    budget: StudyBudget,
+    overrides: tuple[str, ...],
+    root: Path,
+    workers: int | None,
+    console: Console,
+) -> dict[str, str]:
+    """Each sweep of ``budget`` (one whose dataset files are missing is skipped with a note);
+    the failed runs of all of them."""
+    ran_any, failed = False, dict[str, str]()
+    for sweep in budget.sweeps:
+        console.rule(f"{name}: {sweep.name}")
+        try:
+            failed |= sweep_and_report(
+                sweep, overrides, root, console, workers=workers, report=False
+            )
+            ran_any = True
+        except DataNotFoundError as err:
+            console.print(f"[yellow]skipped {sweep.name}: {err}[/yellow]", soft_wrap=True)
+    if not ran_any:
+        raise ValueError(f"study {name}: no sweep could run (see the notes above)")
+    return failed

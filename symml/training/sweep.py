@@ -7,6 +7,9 @@ the same files. Runs that diverged (``failed.json``) are reported, not retried, 
 
 Launchers: ``local`` (worker processes on this machine; one worker trains in-process) and ``ray``
 (each run is a task on an existing Ray cluster; the runs directory must be shared storage).
+
+`sweep_and_report` is ``symml sweep``: the sweep of an experiment file, its runs and failures
+printed, then its report; a caller raises `RunsFailed` when runs failed.
 """
 
 from __future__ import annotations
@@ -25,17 +28,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from symml.data import DataNotFoundError
-from symml.training.config import (
-    ConfigError,
-    LauncherConfig,
-    RunConfig,
-    SweepConfig,
-    load_sweep,
-    merge,
-    set_path,
-    validate,
-)
+from symml.training._report_console import runs_table
+from symml.training.config import ConfigError, RunConfig, set_path, validate
+from symml.training.config_files import LauncherConfig, SweepConfig, load, load_sweep, merge
 from symml.training.loop import TrainingDiverged, recorded_result, train
+from symml.training.report import write_report
+from symml.training.run_result import RunResult
 from symml.training.rundir import RunDir, claim, lock_holder, locked_message, write_json
 
 # sections a `model` entry of the grid may carry beside name/options: that model's own settings
@@ -77,7 +75,7 @@ def expand(raw: dict[str, Any], sweep: SweepConfig) -> list[RunConfig]:
 class SweepOutcome:
     """What a sweep did: results of finished runs (new and earlier), and the runs that failed."""
 
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[RunResult] = field(default_factory=list)
     skipped: int = 0
     ran: int = 0
     failed: dict[str, str] = field(default_factory=dict)
@@ -252,7 +250,7 @@ def run_sweep(
                 result = outcome_of_run["result"]
                 outcome.results.append(result)
                 outcome.ran += 1
-                last = f"{result['label']} n={result['train_size']}: {result['test']:.4g}"
+                last = f"{result.label} n={result.train_size}: {result.test:.4g}"
             else:
                 outcome.failed[outcome_of_run["run_id"]] = outcome_of_run["error"]
                 last = "failed: " + outcome_of_run["error"][:60]
@@ -260,3 +258,51 @@ def run_sweep(
 
         launch(pending, root, done)
     return outcome
+
+
+class RunsFailed(Exception):
+    """Some runs of a sweep or study failed; each was already reported with its reason.
+
+    Attributes:
+        failed: run id -> the one-line reason.
+    """
+
+    def __init__(self, failed: dict[str, str]) -> None:
+        super().__init__(
+            f"{len(failed)} run(s) failed (listed above; each folder keeps failed.json and "
+            "log.txt); fix the cause, then rerun with --retry-failed"
+        )
+        self.failed = failed
+
+
+def sweep_and_report(
+    config: Path,
+    overrides: list[str] | tuple[str, ...],
+    runs_root: Path,
+    console: Console,
+    *,
+    workers: int | None = None,
+    launcher: str | None = None,
+    retry_failed: bool = False,
+    report: bool = True,
+) -> dict[str, str]:
+    """Run the sweep of the experiment file ``config`` (`run_sweep`) and print its runs, each
+    failure with its folder, and the counts; then, with ``report``, write and print the report
+    of ``runs_root/<experiment>``. Returns the failed runs (run id -> reason)."""
+    raw, resolved = load(config, overrides)
+    outcome = run_sweep(
+        raw, runs_root, workers=workers, launcher=launcher, retry_failed=retry_failed,
+        console=console,
+    )  # fmt: skip
+    if outcome.results:
+        console.print(runs_table(outcome.results))
+    for run_id, reason in outcome.failed.items():
+        folder = runs_root / resolved.experiment / run_id
+        console.print(f"[red]run {run_id} failed: {reason} ({folder})[/red]", soft_wrap=True)
+    console.print(
+        f"{outcome.ran} runs trained now, {outcome.skipped} kept from before, "
+        f"{len(outcome.failed)} failed"
+    )
+    if report and outcome.results:
+        write_report(runs_root / resolved.experiment, None, console)
+    return dict(outcome.failed)

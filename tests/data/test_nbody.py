@@ -219,7 +219,8 @@ def test_task_is_e3_equivariant_where_unclipped(seed: int) -> None:
     err = (out["pos"][:, 9] - y).abs().amax((1, 2))
     exact = ~ds.clipped & ~out["clipped"].any(1)
     assert int(exact.sum()) >= 16 and err[exact].max() < 1e-9
-    assert err[ds.clipped].max() > 1e-6, "clipping should break the symmetry (PAPERS.md §4a)"
+    # docs/published.md §4a: the simulator clips force components in close encounters
+    assert err[ds.clipped].max() > 1e-6, "clipping should break the symmetry"
 
 
 # ----- seeding and nested sizes ---------------------------------------------------------------

@@ -23,6 +23,7 @@ from symml.groups import (
     SemidirectProduct,
     SpecialOrthogonal,
     Translations,
+    Trivial,
     cat,
     group_from_name,
     p4,
@@ -264,7 +265,7 @@ def test_misc_errors() -> None:
         match="cat: expected elements of Cyclic\\(4\\) \\(got elements of Cyclic\\(5\\)\\)",
     ):
         cat([Cyclic(4).identity(), Cyclic(5).identity()])
-    with pytest.raises(TypeError, match="Permutations\\(3\\) has no standard action on points"):
-        Permutations(3).matrices(Permutations(3).identity())
+    with pytest.raises(TypeError, match="Trivial\\(\\) has no standard action on points"):
+        Trivial().matrices(Trivial().identity())
     with pytest.raises(TypeError, match="unhashable"):
         hash(Cyclic(4).identity())

@@ -90,7 +90,7 @@ def test_registry_lists_the_graph_models() -> None:
 
 
 def test_published_sizes() -> None:
-    """Published widths (PAPERS.md §4b, §6) and parameter-matched tetris baselines."""
+    """Published widths (docs/published.md §4b, §6) and parameter-matched tetris baselines."""
     egnn = build("egnn")
     assert len(egnn.layers) == 4 and egnn.layers[0].hidden == 64
     assert len(build("gnn").layers) == 4

@@ -14,10 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symml.groups import SO2, Cyclic, Dihedral
+from symml.groups import O2, SO2, Cyclic, Dihedral
 from symml.models import build, info, names, parameter_count
 from symml.models.image_steerable import BASE_WIDTHS, layer_widths
+from symml.nn import GatedNonlinearity, NormNonlinearity
+from symml.nn._types import is_trivial, parts
 from symml.nn.cnn import is_plain
+from symml.reps import GridRep, trivial
 from symml.testing import assert_equivariant, equivariance_error
 
 IMAGE_MODELS = [
@@ -165,6 +168,20 @@ def test_steerable_models_on_continuous_groups_export_too() -> None:
         assert is_plain(plain)
         with torch.no_grad():
             torch.testing.assert_close(plain(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_steerable_nonlinearities_follow_the_family_convention() -> None:
+    """Norm-ReLU ``f·relu(‖f‖ + b)/‖f‖`` on every SO(2) field; for the gated O(2) model, gates
+    first, one per non-scalar field, and ELU on the scalar fields."""
+    norm = _build("steerable_cnn", group="SO2", widths=SMALL)
+    acts = [m for m in norm.features if isinstance(m, NormNonlinearity)]
+    assert len(acts) == 6 and all(a.activation == "relu" and a.bias is not None for a in acts)
+    gated_model = _build("steerable_cnn", group="O2", nonlinearity="gated", widths=SMALL)
+    gates = [m for m in gated_model.features if isinstance(m, GatedNonlinearity)]
+    assert len(gates) == 6 and all(g.activation == "elu" for g in gates)
+    for gate in gates:
+        non_scalar = sum(not is_trivial(f) for f in parts(gate.fibre))
+        assert gate.rep_in == GridRep(non_scalar * trivial(O2()) + gate.fibre)
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])

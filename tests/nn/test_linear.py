@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from symml.groups import SO, Cyclic, Group, O, Translations, direct_product
@@ -62,8 +62,7 @@ def _draw_layer(name: str, data: st.DataObject) -> EquivariantLinear | None:
 @given(data=st.data())
 def test_equivariant_for_random_reps(name: str, data: st.DataObject) -> None:
     layer = _draw_layer(name, data)
-    if layer is None:
-        return
+    assume(layer is not None)  # Hom is zero: the layer refused, `_layer` checked that it says why
     with torch.no_grad():  # a random bias too, so that the invariant-bias claim is tested
         if layer.bias_coefficients is not None:
             layer.bias_coefficients.normal_()
@@ -260,23 +259,18 @@ def _structured_matches_dense(layer: EquivariantLinear, batch: int = 3) -> None:
 @given(data=st.data())
 def test_structured_forward_matches_dense_weight(name: str, data: st.DataObject) -> None:
     layer = _draw_layer(name, data)
-    if layer is not None:
-        _structured_matches_dense(layer)
+    assume(layer is not None)  # Hom is zero: the layer refused, `_layer` checked that it says why
+    _structured_matches_dense(layer)
 
 
-def test_structured_forward_every_route_interleaved() -> None:
-    """Interleaved copies in and out, and every route of `linear_t`: identity blocks ("scale"),
-    S → T(2) ("theta_first"), T(2) → S ("basis_first"), T(2) → T(2) and T(3) blocks."""
-    from symml.nn._expansion import expansion
-
+def test_structured_forward_interleaved_reps() -> None:
+    """Interleaved copies in and out; S, V, T(2) and T(3) blocks in every pair that has one."""
     torch.manual_seed(0)
     group = O(3)
     v, s = standard(group), trivial(group)
     t2, t3 = v.tensor(v), v.tensor(v).tensor(v)
     rep_in = 6 * s + v + t2 + 2 * s + 3 * v + t3 + t2 + s
     rep_out = t2 + 4 * s + 2 * v + t3 + t2 + 3 * s + v
-    routes = {blk.route for blk in expansion(rep_in, rep_out).blocks}
-    assert routes == {"scale", "theta_first", "basis_first", "dense"}
     for bias in (True, False):
         _structured_matches_dense(EquivariantLinear(rep_in, rep_out, bias=bias), batch=5)
     _structured_matches_dense(EquivariantLinear(s, t2 + s + t2), batch=1)  # bias-only types

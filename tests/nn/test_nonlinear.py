@@ -1,15 +1,20 @@
-"""Bilinear layer, gated / norm / pointwise nonlinearities and the checked container."""
+"""Bilinear layer, gated / norm / pointwise nonlinearities and the checked container.
+
+The nonlinearities are one family: each test of a class runs on vector features (a `Rep`,
+``[..., C]``) and on image fields (a `GridRep`, ``[B, C, H, W]``), which must compute the same map.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import pickle
+from collections.abc import Callable
 
 import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from symml.groups import SO, Cyclic, Dihedral, O, Permutations
+from symml.groups import O2, SO, SO2, Cyclic, Dihedral, O, Permutations
 from symml.nn import (
     EquivariantBilinear,
     EquivariantLinear,
@@ -19,9 +24,10 @@ from symml.nn import (
     PointwiseNonlinearity,
     gated,
 )
+from symml.nn._types import is_trivial, parts
 from symml.nn.bilinear import bilinear_paths
-from symml.reps import quotient, regular, standard, trivial
-from symml.testing import equivariance_error
+from symml.reps import GridRep, Rep, irrep, quotient, regular, standard, trivial
+from symml.testing import assert_equivariant, equivariance_error
 from symml.testing.strategies import GROUPS, reps
 
 
@@ -95,33 +101,6 @@ def test_bilinear_gradcheck() -> None:
     assert torch.autograd.gradcheck(layer, (x,))
 
 
-@pytest.mark.parametrize("name", ["O3", "D4", "S4", "O3xS3"])
-@given(data=st.data())
-def test_fused_bilinear_equals_the_recorded_ops_with_gradients(
-    name: str, data: st.DataObject
-) -> None:
-    """`_BilinearFunction` (one autograd node, shared GEMMs) against the same products recorded
-    op by op, on reps whose types may be interleaved (e.g. V + S + V)."""
-    group = GROUPS[name]
-    base = data.draw(_with_tensors(name))
-    extra = data.draw(reps(group, max_dim=6))
-    rep_in = data.draw(st.sampled_from([base, extra + base, base + extra + base]))
-    rep_out = data.draw(st.sampled_from([rep_in, extra + base, data.draw(reps(group, max_dim=8))]))
-    assume(bilinear_paths(rep_in, rep_out))
-    torch.manual_seed(0)
-    layer = EquivariantBilinear(rep_in, rep_out).double()
-    xt = torch.randn(rep_in.dim, 5, dtype=torch.float64, requires_grad=True)
-    fused = layer.forward_t(xt)
-    recorded = layer._forward_recorded(xt, list(layer.weights))
-    torch.testing.assert_close(fused, recorded)
-    grad = torch.randn_like(fused)
-    inputs = [xt, *layer.weights]
-    ours_all = torch.autograd.grad(fused, inputs, grad)
-    theirs_all = torch.autograd.grad(recorded, inputs, grad)
-    for ours, theirs in zip(ours_all, theirs_all, strict=True):
-        torch.testing.assert_close(ours, theirs)
-
-
 def test_fused_bilinear_double_backward_and_frozen_weights() -> None:
     torch.manual_seed(0)
     v, s = standard(O(3)), trivial(O(3))
@@ -142,39 +121,223 @@ def test_bilinear_without_products_says_how_to_fix() -> None:
         EquivariantBilinear(2 * standard(group), standard(group))
 
 
-def test_gated_rep_adds_one_gate_per_non_scalar_part() -> None:
+# ----- nonlinearities: one family on vectors and images -----------------------------------------
+def _as_images(x: torch.Tensor) -> torch.Tensor:
+    """Vector features ``[B, C]`` as 1×1 images ``[B, C, 1, 1]``: the same numbers, image layout."""
+    return x[:, :, None, None]
+
+
+def _gate_reference(rep: Rep, x: torch.Tensor) -> torch.Tensor:
+    """The gate field by field on ``[B, F + C]``: the F gates first; SiLU on scalar fields,
+    ``v · sigmoid(own gate)`` on the others."""
+    fields = parts(rep)
+    gate, start, out = 0, sum(not is_trivial(p) for p in fields), []
+    for p in fields:
+        v = x[:, start : start + p.dim]
+        if is_trivial(p):
+            out.append(torch.nn.functional.silu(v))
+        else:
+            out.append(v * torch.sigmoid(x[:, gate : gate + 1]))
+            gate += 1
+        start += p.dim
+    return torch.cat(out, 1)
+
+
+def _steerable(group: SO2 | O2) -> Rep:
+    """Scalars and 2-D irreps of SO(2) / O(2), interleaved."""
+    first = irrep(group, 1) if isinstance(group, SO2) else irrep(group, (1, 1))
+    second = irrep(group, 2) if isinstance(group, SO2) else irrep(group, (1, 2))
+    return trivial(group) + 2 * first + second + trivial(group)
+
+
+def test_gated_rep_puts_one_gate_per_non_scalar_field_first() -> None:
     group = SO(3)
     v, s = standard(group), trivial(group)
-    assert gated(3 * s + 2 * v).dim == 3 + 6 + 2
+    assert gated(3 * s + 2 * v).dim == 2 + 3 + 6
     assert gated(3 * s) == 3 * s
+    assert gated(GridRep(s + v)) == GridRep(gated(s + v))
 
 
-def test_gate_formula() -> None:
+def test_gate_formula_gates_first_in_both_layouts() -> None:
     group = SO(2)
     v, s = standard(group), trivial(group)
-    act = GatedNonlinearity(s + v)
-    x = torch.tensor([[1.0, 2.0, 3.0, 0.5]])
+    x = torch.tensor([[0.5, 1.0, 2.0, 3.0]])  # gate, scalar, vector
     expected = torch.cat(
-        [torch.nn.functional.silu(x[:, :1]), x[:, 1:3] * torch.sigmoid(x[:, 3:])], 1
+        [torch.nn.functional.silu(x[:, 1:2]), x[:, 2:] * torch.sigmoid(x[:, :1])], 1
     )
-    torch.testing.assert_close(act(x), expected)
+    torch.testing.assert_close(GatedNonlinearity(s + v)(x), expected)
+    image = GatedNonlinearity(GridRep(s + v))(_as_images(x))
+    torch.testing.assert_close(image, _as_images(expected))
+
+
+def test_norm_formula_in_both_layouts() -> None:
+    rep = irrep(SO2(), 1) + trivial(SO2())
+    x = torch.tensor([[3.0, 4.0, -0.5]])
+    # ‖(3, 4)‖ = 5 → relu(5 - 2)/5 = 0.6; the scalar -0.5 → relu(0.5 + 1)/0.5 = 3
+    expected = torch.tensor([[1.8, 2.4, -1.5]])
+    for layer, data in ((NormNonlinearity(rep), x), (NormNonlinearity(GridRep(rep)), x)):
+        with torch.no_grad():
+            layer.bias.copy_(torch.tensor([-2.0, 1.0]))
+            images = isinstance(layer.rep_in, GridRep)
+            y = layer(_as_images(data)).flatten(1) if images else layer(data)
+        torch.testing.assert_close(y, expected)
+    assert NormNonlinearity(rep, bias=False).bias is None
+
+
+def test_norm_gradient_is_zero_at_a_zero_field() -> None:
+    layer = NormNonlinearity(standard(O(3)) + trivial(O(3))).double()
+    x = torch.zeros(2, 4, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(layer(x).sum(), x)
+    assert torch.isfinite(grad).all()
+
+
+def _o3_gate_reps() -> list[tuple[Rep, bool]]:
+    """Reps and whether the feature-major gate is the fused kernel (scalars first, gates > 0)."""
+    v, s = standard(O(3)), trivial(O(3))
+    t = v.tensor(v)
+    return [
+        (2 * s + v + t + v + t.tensor(v), True),
+        (3 * s + 4 * v, True),
+        (v + t, True),  # no scalars
+        (v + s + v, False),  # a scalar between vectors: the general layout
+        (3 * s, False),  # no gates
+    ]
+
+
+@pytest.mark.parametrize(("rep", "fused"), _o3_gate_reps(), ids=lambda r: str(r))
+def test_gate_matches_a_field_by_field_reference_in_every_layout(rep: Rep, fused: bool) -> None:
+    """Vectors, images and feature-major vectors (`forward_t`, EMLP's path): values and
+    gradients against the reference, in float64."""
+    torch.manual_seed(0)
+    act, image = GatedNonlinearity(rep).double(), GatedNonlinearity(GridRep(rep)).double()
+    assert (act._layout is not None) == fused
+    x = torch.randn(5, gated(rep).dim, dtype=torch.float64, requires_grad=True)
+    expected = _gate_reference(rep, x)
+    grad = torch.randn_like(expected)
+    (expected_grad,) = torch.autograd.grad(expected, x, grad)
+    for y in (act(x), image(_as_images(x)).flatten(1), act.forward_t(x.T).T):
+        torch.testing.assert_close(y, expected)
+        torch.testing.assert_close(torch.autograd.grad(y, x, grad)[0], expected_grad)
+    batched = torch.randn(2, 3, gated(rep).dim, dtype=torch.float64)  # any leading axes
+    torch.testing.assert_close(
+        act(batched), _gate_reference(rep, batched.flatten(0, 1)).view(2, 3, -1)
+    )
+
+
+def _family_cases() -> list[tuple[str, Rep | GridRep]]:
+    """(class, rep) in both layouts: vectors of SO(3) / O(3) / D4 and image fields of C4, D4
+    (regular and 2-D), SO(2), O(2)."""
+    o3, so3, c4, d4 = O(3), SO(3), Cyclic(4), Dihedral(4)
+    v = standard(o3)
+    vectors = [trivial(o3) + 2 * v + v.tensor(v), standard(so3) + trivial(so3) + standard(so3)]
+    images = [
+        GridRep(2 * regular(c4) + trivial(c4)),
+        GridRep(regular(d4) + standard(d4) + trivial(d4)),
+        GridRep(_steerable(SO2())),
+        GridRep(_steerable(O2())),
+    ]
+    permutation = [regular(d4) + trivial(d4), GridRep(2 * regular(c4)), GridRep(regular(d4))]
+    cases: list[tuple[str, Rep | GridRep]] = [("pointwise", r) for r in permutation]
+    return cases + [(kind, r) for kind in ("norm", "gated") for r in vectors + images]
+
+
+def _build(kind: str, rep: Rep | GridRep) -> torch.nn.Module:
+    if kind == "pointwise":
+        return PointwiseNonlinearity(rep, "elu")
+    if kind == "gated":
+        return GatedNonlinearity(rep)
+    norm = NormNonlinearity(rep)
+    with torch.no_grad():
+        norm.bias.uniform_(-1.0, 1.0, generator=torch.Generator().manual_seed(0))
+    return norm
+
+
+@pytest.mark.parametrize(("kind", "rep"), _family_cases(), ids=lambda c: str(c))
+def test_every_nonlinearity_is_equivariant_in_its_layout(kind: str, rep: Rep | GridRep) -> None:
+    layer = _build(kind, rep)
+    assert layer.rep_out == rep
+    for dtype in (torch.float32, torch.float64):
+        assert_equivariant(layer, dtype=dtype)
+
+
+@pytest.mark.parametrize(("kind", "rep"), _family_cases(), ids=lambda c: str(c))
+def test_both_layouts_compute_the_same_map(kind: str, rep: Rep | GridRep) -> None:
+    """One convention: the image layer on 1×1 images is the vector layer on their channels."""
+    fibre = rep.fibre if isinstance(rep, GridRep) else rep
+    vector, image = _build(kind, fibre), _build(kind, GridRep(fibre))
+    x = torch.randn(4, vector.rep_in.dim, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(image(_as_images(x)).flatten(1), vector(x))
+
+
+@pytest.mark.parametrize("kind", ["norm", "gated"])
+def test_gradcheck_in_float64_in_both_layouts(kind: str) -> None:
+    rep = _steerable(SO2())
+    for typed in (rep, GridRep(rep)):
+        layer = _build(kind, typed).double()
+        shape = (3, layer.rep_in.dim) if typed is rep else (2, layer.rep_in.channels, 2, 2)
+        x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(layer, (x,))
+
+
+def test_pointwise_on_permutation_reps() -> None:
+    for rep in (regular(Cyclic(6)), quotient(Dihedral(4), Cyclic(4)), 3 * trivial(Permutations(3))):
+        assert equivariance_error(PointwiseNonlinearity(rep))["output"] < 1e-6
+
+
+def test_nonlinearities_pickle_with_their_activation_names() -> None:
+    x = torch.randn(2, 16, 3, 3)
+    for layer in (
+        PointwiseNonlinearity(GridRep(2 * regular(Cyclic(8))), "gelu"),
+        NormNonlinearity(GridRep(2 * regular(Cyclic(8))), "softplus"),
+    ):
+        copy = pickle.loads(pickle.dumps(layer))
+        assert copy.activation == layer.activation
+        torch.testing.assert_close(copy(x), layer(x))
 
 
 @pytest.mark.parametrize(
-    "rep", [regular(Cyclic(6)), quotient(Dihedral(4), Cyclic(4)), 3 * trivial(Permutations(3))]
+    ("build", "error", "match"),
+    [
+        (
+            lambda: PointwiseNonlinearity(standard(SO(2))),
+            ValueError,
+            r"PointwiseNonlinearity: expected permutation fields .*\(got standard\(SO2\(\)\)\); "
+            "use NormNonlinearity or GatedNonlinearity",
+        ),
+        (
+            lambda: PointwiseNonlinearity(regular(Cyclic(4)), torch.relu),
+            TypeError,
+            r"PointwiseNonlinearity: expected activation as a name in \['relu', .*\(got "
+            r"builtin_function_or_method .*\); pass the name, e\.g\. activation='relu'",
+        ),
+        (
+            lambda: NormNonlinearity(regular(Cyclic(4)), "swish"),
+            ValueError,
+            r"NormNonlinearity: expected activation in \['relu', .*\] \(got 'swish'\)",
+        ),
+        (
+            lambda: GatedNonlinearity(8),
+            TypeError,
+            r"GatedNonlinearity: expected rep to be a symml Rep \(vector features\).* or a "
+            r"GridRep \(image fields\) \(got int 8\)",
+        ),
+        (
+            lambda: GatedNonlinearity(standard(O(3)))(torch.randn(2, 3)),
+            ValueError,
+            r"GatedNonlinearity: expected inputs \[\.\.\., 4\]",
+        ),
+        (
+            lambda: NormNonlinearity(GridRep(standard(O(2))))(torch.randn(2, 2)),
+            ValueError,
+            r"NormNonlinearity: expected images of shape \[B, 2, H, W\] \(got \[2, 2\]\)",
+        ),
+    ],
 )
-def test_pointwise_on_permutation_reps(rep) -> None:  # type: ignore[no-untyped-def]
-    assert equivariance_error(PointwiseNonlinearity(rep))["output"] < 1e-6
-
-
-def test_pointwise_refuses_non_permutation_reps() -> None:
-    with pytest.raises(ValueError, match="not a permutation representation"):
-        PointwiseNonlinearity(standard(SO(2)))
-
-
-def test_nonlinearity_checks_width() -> None:
-    with pytest.raises(ValueError, match=r"GatedNonlinearity: expected inputs \[\.\.\., 4\]"):
-        GatedNonlinearity(standard(O(3)))(torch.randn(2, 3))
+def test_bad_arguments_and_inputs_raise_one_line_errors(
+    build: Callable[[], object], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        build()
 
 
 def test_sequential_checks_chaining_at_construction() -> None:
@@ -196,125 +359,6 @@ def test_sequential_is_checked_like_a_layer() -> None:
     assert equivariance_error(net)["output"] < 1e-5
 
 
-@pytest.mark.parametrize("shape", [(3, 2, 4), (5, 25, 5), (2, 9, 40)])
-def test_batch_last_contraction_matches_einsum_and_gradcheck(shape: tuple[int, int, int]) -> None:
-    from symml.nn.bilinear import _Contract
-
-    torch.manual_seed(0)
-    a, k, c = shape
-    x = torch.randn(a, k, 7, dtype=torch.float64, requires_grad=True)
-    y = torch.randn(k, c, 7, dtype=torch.float64, requires_grad=True)
-    torch.testing.assert_close(_Contract.apply(x, y), torch.einsum("akn,kcn->acn", x, y))
-    assert torch.autograd.gradcheck(_Contract.apply, (x, y))
-
-
-def test_large_contraction_matches_einsum_with_gradients() -> None:
-    """A long k with a large product takes the unrolled branch (too big for gradcheck's
-    finite differences): values and gradients against einsum's autograd."""
-    from symml.nn.bilinear import _broadcast, _Contract
-
-    torch.manual_seed(0)
-    assert not _broadcast(20, 9, 40, 700)
-    x = torch.randn(20, 9, 700, dtype=torch.float64, requires_grad=True)
-    y = torch.randn(9, 40, 700, dtype=torch.float64, requires_grad=True)
-    grad = torch.randn(20, 40, 700, dtype=torch.float64)
-    ours = torch.autograd.grad(_Contract.apply(x, y), (x, y), grad)
-    reference = torch.autograd.grad(torch.einsum("akn,kcn->acn", x, y), (x, y), grad)
-    for got, expected in zip(ours, reference, strict=True):
-        torch.testing.assert_close(got, expected)
-
-
-@pytest.mark.parametrize("native", [True, False])
-@pytest.mark.parametrize("accumulate", [False, True])
-@pytest.mark.parametrize("shape", [(3, 1, 4), (3, 5, 4), (4, 12, 2), (20, 9, 40), (3, 32, 27)])
-def test_contract_into_strided_operands_matches_einsum(
-    shape: tuple[int, int, int], accumulate: bool, native: bool
-) -> None:
-    """`_contract_into` as the backward calls it: transposed operands and a strided target,
-    written over or added to; the compiled kernel and every branch of the stock-op fallback
-    (one product, broadcast, the unrolled loop)."""
-    from symml.nn import _native
-    from symml.nn.bilinear import _contract_into
-
-    torch.manual_seed(1)
-    a, k, c = shape
-    n = 6
-    x = torch.randn(k, a, n, dtype=torch.float64).transpose(0, 1)  # [a, k, n], not contiguous
-    y = torch.randn(c, k, n, dtype=torch.float64).transpose(0, 1)  # [k, c, n], not contiguous
-    buffer = torch.randn(c, a + 2, n, dtype=torch.float64)
-    out = buffer[:, 1 : a + 1].transpose(0, 1)  # [a, c, n] inside a larger tensor
-    before = buffer.clone()
-    with contextlib.nullcontext() if native else _native.disabled():
-        _contract_into(out, x, y, accumulate=accumulate)
-    expected = torch.einsum("akn,kcn->acn", x, y)
-    if accumulate:
-        expected = expected + before[:, 1 : a + 1].transpose(0, 1)
-    torch.testing.assert_close(out, expected)
-    # the rows around the target are untouched
-    torch.testing.assert_close(buffer[:, 0], before[:, 0], rtol=0, atol=0)
-    torch.testing.assert_close(buffer[:, a + 1], before[:, a + 1], rtol=0, atol=0)
-
-
-@pytest.mark.parametrize("theta_first", [False, True])
-def test_bilinear_both_contraction_orders_match(theta_first: bool) -> None:
-    torch.manual_seed(0)
-    group = O(3)
-    v, s = standard(group), trivial(group)
-    rep = s + v + v.tensor(v) + 2 * s + v + v.tensor(v)  # interleaved copies
-    layer = EquivariantBilinear(rep, rep).double()
-    x = torch.randn(6, rep.dim, dtype=torch.float64)
-    expected = layer(x)
-    layer._plans = [plan._replace(theta_first=theta_first) for plan in layer._plans]
-    torch.testing.assert_close(layer(x), expected)
-    torch.testing.assert_close(layer.forward_t(x.T.contiguous()), expected.T)
-
-
-def test_gate_feature_major_matches() -> None:
-    torch.manual_seed(0)
-    v, s = standard(O(3)), trivial(O(3))
-    for rep in (2 * s + 3 * v, v + s + v, 3 * s):
-        gate = GatedNonlinearity(rep)
-        x = torch.randn(5, gated(rep).dim)
-        torch.testing.assert_close(gate.forward_t(x.T), gate(x).T)
-
-
-def test_gate_runs_fast_path_matches_general_path() -> None:
-    """Scalars-first layout (gates broadcast per run of equal-dimension parts) against the
-    general per-coordinate gate, values and gradients, both layouts."""
-    torch.manual_seed(0)
-    v, s = standard(O(3)), trivial(O(3))
-    t = v.tensor(v)
-    for rep in (2 * s + v + t + v + t.tensor(v), 3 * s + 4 * v, v + t):
-        fast, general = GatedNonlinearity(rep), GatedNonlinearity(rep)
-        assert fast._scalar_prefix >= 0
-        general._scalar_prefix = -1
-        width = gated(rep).dim
-        for x, dim in ((torch.randn(2, 3, width), -1), (torch.randn(width, 4), 0)):
-            x = x.double().requires_grad_()
-            y, expected = fast._gate(x, dim), general._gate(x, dim)
-            torch.testing.assert_close(y, expected)
-            grad = torch.randn_like(y)
-            torch.testing.assert_close(
-                torch.autograd.grad(y, x, grad)[0], torch.autograd.grad(expected, x, grad)[0]
-            )
-
-
-def test_gates_after_scalars_is_the_same_gate_in_another_layout() -> None:
-    group = O(3)
-    v, s = standard(group), trivial(group)
-    rep = 3 * s + 2 * v + v.tensor(v)
-    appended, after = GatedNonlinearity(rep), GatedNonlinearity(rep, gates_after_scalars=True)
-    assert after.rep_in.dim == appended.rep_in.dim == rep.dim + 3
-    x = torch.randn(6, rep.dim + 3)
-    # move the 3 gates (last columns) to right after the 3 scalars
-    moved = torch.cat([x[:, :3], x[:, -3:], x[:, 3:-3]], 1)
-    torch.testing.assert_close(after(moved), appended(x))
-    torch.testing.assert_close(after.forward_t(moved.t()), appended(x).t())
-    assert equivariance_error(after, n_elements=4)["output"] < 1e-5
-    with pytest.raises(ValueError, match="scalars all come first"):
-        gated(v + s, gates_after_scalars=True)
-
-
 def test_bilinear_residual_adds_the_input_with_its_gradients() -> None:
     torch.manual_seed(0)
     v, s = standard(O(3)), trivial(O(3))
@@ -334,21 +378,3 @@ def test_bilinear_residual_adds_the_input_with_its_gradients() -> None:
     other = EquivariantBilinear(rep, 2 * v).double()
     with pytest.raises(ValueError, match="residual needs rep_in = rep_out"):
         other.forward_t(xt, residual=True)
-
-
-@pytest.mark.parametrize("after", [False, True], ids=["appended", "after_scalars"])
-def test_feature_major_gate_node_matches_recorded_ops(after: bool) -> None:
-    """`forward_t`'s one-node gate against the same gate recorded op by op: values, gradients
-    and second derivatives, in float64."""
-    torch.manual_seed(0)
-    v, s = standard(O(3)), trivial(O(3))
-    rep = 3 * s + 2 * v + v + v.tensor(v) + v.tensor(v).tensor(v)
-    gate = GatedNonlinearity(rep, gates_after_scalars=after).double()
-    xt = torch.randn(gate.rep_in.dim, 4, dtype=torch.float64, requires_grad=True)
-    fused, recorded = gate.forward_t(xt), gate._gate_recorded(xt)
-    torch.testing.assert_close(fused, recorded)
-    grad = torch.randn_like(fused)
-    (ours,) = torch.autograd.grad(fused, xt, grad)
-    (theirs,) = torch.autograd.grad(recorded, xt, grad)
-    torch.testing.assert_close(ours, theirs)
-    assert torch.autograd.gradgradcheck(gate.forward_t, (xt,))

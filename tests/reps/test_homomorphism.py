@@ -25,6 +25,7 @@ from symml.groups import (
     Group,
     Orthogonal,
     Permutations,
+    Quaternion,
     SpecialOrthogonal,
     Trivial,
     inclusion,
@@ -68,6 +69,7 @@ IRREPS: list[Rep] = [
     *_all_irreps(SO3(), 4),
     *_all_irreps(O3(), 4),
     *(r for n in range(1, 6) for r in _all_irreps(Permutations(n))),
+    *_all_irreps(Quaternion()),
 ]
 
 BASIC: list[Rep] = [
@@ -89,6 +91,8 @@ BASIC: list[Rep] = [
     ),
     *(regular(g) for g in (Trivial(), Cyclic(1), Cyclic(7), Dihedral(4), Dihedral(5))),
     regular(Permutations(4)),
+    standard(Quaternion()),
+    regular(Quaternion()),
     quotient(Cyclic(6), Cyclic(2)),
     quotient(Dihedral(6), Cyclic(3)),
     quotient(Dihedral(6), Dihedral(2)),

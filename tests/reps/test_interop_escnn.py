@@ -16,7 +16,18 @@ pytest.importorskip("escnn", reason="escnn is the optional extra symml[steerable
 
 from escnn import group as escnn_groups  # noqa: E402
 
-from symml.groups import O2, SO2, SO3, Cyclic, Dihedral, Elements, FiniteGroup, Group  # noqa: E402
+from symml.groups import (  # noqa: E402
+    O2,
+    SO2,
+    SO3,
+    Cyclic,
+    Dihedral,
+    Elements,
+    FiniteGroup,
+    Group,
+    IrrepKey,
+)
+from symml.groups.counterparts import EscnnCounterpart  # noqa: E402
 from symml.reps import (  # noqa: E402
     Rep,
     escnn_group,
@@ -46,12 +57,13 @@ def _elements(group: Group, seed: int) -> Elements:
     return group.sample(12, generator=torch.Generator().manual_seed(seed), dtype=F64)
 
 
+def _escnn_irrep_id(group: Group, key: IrrepKey) -> tuple[int, ...]:
+    assert isinstance(group, EscnnCounterpart)
+    return group.escnn_irrep_id(key)
+
+
 def _escnn_matrices(escnn_rep: object, elements: list[object]) -> torch.Tensor:
     return torch.stack([torch.as_tensor(np.asarray(escnn_rep(e)), dtype=F64) for e in elements])  # type: ignore[operator]
-
-
-def _escnn_id(group: Group, key: object) -> tuple[int, ...]:
-    return (key,) if isinstance(group, (Cyclic, SO2)) else key  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("group", GROUPS, ids=str)
@@ -64,7 +76,7 @@ def test_irreps_match_escnn(group: Group, seed: int) -> None:
     els = escnn_element(group, g.data, eg)
     for key in irrep_keys(group, 4):
         ours = irrep(group, key)
-        theirs = eg.irrep(*_escnn_id(group, key))
+        theirs = eg.irrep(*_escnn_irrep_id(group, key))
         assert theirs.size == ours.dim
         mats = _escnn_matrices(theirs, els)
         assert float((ours(g, dtype=F64) - mats).abs().max()) <= IRREP_ATOL
@@ -78,7 +90,7 @@ def test_irrep_types_match_escnn(group: Group) -> None:
     eg = escnn_group(group, maximum_frequency=3)
     for key in irrep_keys(group, 3):
         psi = irrep(group, key)
-        expected = eg.irrep(*_escnn_id(group, key)).sum_of_squares_constituents
+        expected = eg.irrep(*_escnn_irrep_id(group, key)).sum_of_squares_constituents
         assert intertwiners(psi, psi).shape[0] == expected
 
 
@@ -139,5 +151,7 @@ def test_escnn_errors() -> None:
     with pytest.raises(ValueError, match=r"escnn interop supports.*got SO3\(\)"):
         to_escnn(standard(SO3()))
     so3 = escnn_groups.so3_group(1)
-    with pytest.raises(ValueError, match=r"from_escnn: supports C_N, D_N, SO\(2\) and O\(2\)"):
+    with pytest.raises(
+        ValueError, match=r"from_escnn: supports escnn.s CyclicGroup, DihedralGroup, SO2, O2"
+    ):
         from_escnn(so3.standard_representation())

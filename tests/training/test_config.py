@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from symml.training import ConfigError, RunConfig, load
-from symml.training.config import compose, parse_override
+from symml.training.config_files import compose, parse_override
 
 from .conftest import CONFIGS, TINY, write_experiment
 

@@ -16,7 +16,8 @@ from symml.cli import app
 from symml.training import ConfigError, RunConfig, train
 from symml.training import datasets as run_datasets
 from symml.training.budget import judge_convergence
-from symml.training.config import load_sweep, validate
+from symml.training.config import validate
+from symml.training.config_files import load_sweep
 from symml.training.fit import build_model
 from symml.training.sweep import expand
 
@@ -72,8 +73,8 @@ def test_a_steps_budget_gives_every_training_size_the_same_steps(tmp_path: Path)
         result = train(config, tmp_path)
         rows = (tmp_path / "tiny" / config.run_id() / "metrics.jsonl").read_text().splitlines()
         assert [json.loads(r)["step"] for r in rows] == [3, 6, 9, 12]
-        assert result["budget"]["rule"] == "12 optimizer steps at every training size"
-        steps.append((result["steps"], result["budget"]["epochs"]))
+        assert result.budget.rule == "12 optimizer steps at every training size"
+        steps.append((result.steps, result.budget.epochs))
     assert steps == [(12, 6), (12, 2)]  # 2 and 8 batches per epoch
 
 
@@ -83,8 +84,8 @@ def test_an_epochs_rule_of_the_training_size_is_resolved_per_run(tmp_path: Path)
         trainer={"batch_size": 16, "budget": {"samples": 48, "max_epochs": 2}},
     )
     result = train(config, tmp_path)
-    assert result["budget"]["epochs"] == 2 and result["steps"] == 2  # min(48 / 16, 2)
-    assert result["budget"]["rule"] == "epochs = min(48 / N, 2)"
+    assert result.budget.epochs == 2 and result.steps == 2  # min(48 / 16, 2)
+    assert result.budget.rule == "epochs = min(48 / N, 2)"
 
 
 @pytest.mark.parametrize(
@@ -119,7 +120,7 @@ def test_metrics_are_in_raw_target_units_when_training_on_standardized_targets(
         }
     )  # fmt: skip
     result = train(config, tmp_path)
-    assert result["metric_units"] == "raw target units"
+    assert result.metric_units == "raw target units"
     data = run_datasets.build_run_data(config.data, config.seed)
     model = build_model(config, data)
     run = tmp_path / "o5" / config.run_id()
@@ -134,7 +135,7 @@ def test_metrics_are_in_raw_target_units_when_training_on_standardized_targets(
     y = torch.stack([y for _, y in picked]).float()
     with torch.no_grad():
         predicted = model(x) * y_std.float() + y_mean.float()
-    assert result["test"] == pytest.approx(float(((predicted - y) ** 2).mean()), rel=1e-5)
+    assert result.test == pytest.approx(float(((predicted - y) ** 2).mean()), rel=1e-5)
     assert y.var() > 10  # raw O(5) targets: var(y) is far from the standardized 1
 
 
@@ -147,14 +148,14 @@ def test_tuning_selects_on_validation_and_reads_the_test_split_once(
 ) -> None:
     config = _tuned()
     clean = train(config, tmp_path / "clean")
-    assert set(clean) >= {"tuned", "candidates"}
-    vals = [c["val"] for c in clean["candidates"]]
+    assert clean.tuned and len(clean.candidates) == 3
+    vals = [c.val for c in clean.candidates]
     best = min(range(3), key=lambda i: vals[i])
-    assert clean["tuned"] == clean["candidates"][best]["values"]
-    assert clean["val"] == vals[best]
-    assert [c["values"]["trainer.optimizer.lr"] for c in clean["candidates"]] == [1e-4, 3e-3, 0.3]
+    assert clean.tuned == clean.candidates[best].values
+    assert clean.val == vals[best]
+    assert [c.values["trainer.optimizer.lr"] for c in clean.candidates] == [1e-4, 3e-3, 0.3]
     run = tmp_path / "clean" / "tiny" / config.run_id()
-    selected = run / "candidates" / f"lr={clean['tuned']['trainer.optimizer.lr']}"
+    selected = run / "candidates" / f"lr={clean.tuned['trainer.optimizer.lr']}"
     assert (run / "metrics.jsonl").read_text() == (selected / "metrics.jsonl").read_text()
 
     # poison the test split: the selection (and every validation number) must not move
@@ -170,8 +171,8 @@ def test_tuning_selects_on_validation_and_reads_the_test_split_once(
 
     monkeypatch.setattr(run_datasets, "_split", poisoned)
     dirty = train(config, tmp_path / "dirty")
-    assert dirty["tuned"] == clean["tuned"] and dirty["candidates"] == clean["candidates"]
-    assert dirty["test"] > 1e10 > clean["test"]  # the poison reached the test metric only
+    assert dirty.tuned == clean.tuned and dirty.candidates == clean.candidates
+    assert dirty.test > 1e10 > clean.test  # the poison reached the test metric only
     assert reads.count("test") == 1
 
 
@@ -184,7 +185,7 @@ def test_an_interrupted_tuned_run_resumes_its_finished_candidates(tmp_path: Path
     assert len(stamps) == 3
     again = train(config, tmp_path)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing retrained
-    assert again["tuned"] == first["tuned"] and again["test"] == pytest.approx(first["test"])
+    assert again.tuned == first.tuned and again.test == pytest.approx(first.test)
 
 
 def test_a_deliberately_short_run_is_flagged_not_converged(tmp_path: Path) -> None:
@@ -194,8 +195,8 @@ def test_a_deliberately_short_run_is_flagged_not_converged(tmp_path: Path) -> No
                  "budget": {"steps": 10, "evaluations": 10}},
     )  # fmt: skip
     result = train(config, tmp_path)
-    assert result["converged"] is False
-    assert result["convergence"].startswith("not converged: best at step 10 of 10")
+    assert result.converged is False
+    assert result.convergence.startswith("not converged: best at step 10 of 10")
 
 
 def test_convergence_verdicts() -> None:
@@ -212,8 +213,8 @@ def test_transformed_tests_use_their_own_fixed_subset(tmp_path: Path) -> None:
         data={"test_size": 16, "transformed_size": 8, "transformed_tests": [{"name": "rotated"}]}
     )
     result = train(config, tmp_path)
-    assert result["transformed_size"] == 8
-    assert result["eval_seconds"] > 0 and result["train_seconds"] > 0
+    assert result.transformed_size == 8
+    assert result.eval_seconds > 0 and result.train_seconds > 0
     data = run_datasets.build_run_data(config.data, config.seed)
     assert len(data.transformed["rotated"]) == 8  # type: ignore[arg-type]
     # the subset is a prefix of the test split's seeded order: the same in every run

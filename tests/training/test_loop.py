@@ -27,15 +27,15 @@ def test_run_directory_and_result(tmp_path: Path) -> None:
     run = tmp_path / "tiny" / config.run_id()
     for name in ("config.yaml", "manifest.json", "metrics.jsonl", "log.txt", "checkpoint.pt"):
         assert (run / name).is_file(), name
-    assert json.loads((run / "result.json").read_text()) == json.loads(json.dumps(result))
+    assert json.loads((run / "result.json").read_text()) == json.loads(result.to_json())
     assert yaml.safe_load((run / "config.yaml").read_text())["model"]["name"] == "emlp"
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
     assert all(r["equivariance_error"] < 1e-5 for r in rows)  # logged during training
-    assert result["equivariance_error"] < 1e-5 and result["metric"] == "mse"
-    assert result["train_size"] == 32 and set(result["transformed"]) == {"rotated"}
+    assert result.equivariance_error < 1e-5 and result.metric == "mse"
+    assert result.train_size == 32 and set(result.transformed) == {"rotated"}
     # an equivariant model is as good on rotated test data as on the original
-    assert result["transformed"]["rotated"] == pytest.approx(result["test"], rel=1e-4)
+    assert result.transformed["rotated"] == pytest.approx(result.test, rel=1e-4)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["seed"] == 0 and manifest["packages"]["torch"].startswith("2.")
     state = torch.load(run / "checkpoint.pt", weights_only=True)
@@ -56,7 +56,7 @@ def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
     a = train(config, tmp_path / "a")
     b = train(config, tmp_path / "b")
     for key in ("test", "val", "transformed", "equivariance_error"):
-        assert a[key] == b[key]
+        assert getattr(a, key) == getattr(b, key)
     rows_a = (tmp_path / "a" / "tiny" / config.run_id() / "metrics.jsonl").read_text()
     rows_b = (tmp_path / "b" / "tiny" / config.run_id() / "metrics.jsonl").read_text()
     strip = [
@@ -98,8 +98,8 @@ def test_classification_and_augmentation(tmp_path: Path) -> None:
         }
     )  # fmt: skip
     result = train(config, tmp_path)
-    assert result["label"] == "mlp+aug" and result["model_group"] == "none"
-    assert result["baseline"] is None and result["equivariance_error"] > 1e-3
+    assert result.label == "mlp+aug" and result.model_group == "none"
+    assert result.baseline is None and result.equivariance_error > 1e-3
 
 
 def test_every_shipped_experiment_runs_a_debug_step(tmp_path: Path) -> None:
@@ -120,13 +120,13 @@ def test_every_shipped_experiment_runs_a_debug_step(tmp_path: Path) -> None:
     for path in experiments:
         raw, config = load(path, debug)
         from symml.training import expand
-        from symml.training.config import load_sweep
+        from symml.training.config_files import load_sweep
 
         models = {c.model.name: c for c in expand(raw, load_sweep(raw))}.values()
         for c in models or [config]:
             c = c.model_copy(update={"data": config.data, "trainer": config.trainer})
             result = train(c, tmp_path)
-            assert result["status"] == "finished", path
+            assert result.status == "finished", path
 
 
 def test_tensorboard_logger_behind_a_switch(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import json
 import math
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,10 @@ from symml.training.report import (
     build_report,
     collect,
     find_runs,
-    read_result,
     to_csv,
 )
+from symml.training.results import ReportRow
+from symml.training.run_result import RunResult
 
 from .conftest import TINY
 
@@ -77,6 +79,11 @@ def _result(**overrides: Any) -> dict[str, Any]:
         "published": None,
     }
     return {**base, **overrides}
+
+
+def _aggregate(raws: Iterable[dict[str, Any]]) -> list[ReportRow]:
+    """`aggregate` of result.json bodies, each read as a `RunResult`."""
+    return aggregate(RunResult.from_dict(raw, f"result {raw['run_id']}") for raw in raws)
 
 
 def _write(runs: Path, result: dict[str, Any]) -> Path:
@@ -352,7 +359,7 @@ def test_plots_of_edge_cases(tmp_path: Path) -> None:
     """A zero error (no log axis possible), bars spanning > 100× with std > mean (log axis with
     clipped error bars), a single training size and a single seed draw without warnings."""
     bars = {"dataset": "bars", "metric": "error"}
-    rows = aggregate(
+    rows = _aggregate(
         [
             _result(run_id="a", metric="error", test=0.0),
             _result(run_id="b", **bars, test=0.2, transformed={"rotated": 90.0}),
@@ -421,11 +428,11 @@ def test_report_of_real_training_runs(tmp_path: Path) -> None:
         results.append(train(config, tmp_path))
     report = build_report(tmp_path / "tiny")
     (row,) = report.rows
-    mean, std = _expected([r["test"] for r in results])
+    mean, std = _expected([r.test for r in results])
     assert (row.test.mean, row.test.std, row.test.n) == pytest.approx((mean, std, 2), rel=1e-12)
     assert (row.label, row.train_size, row.published) == ("emlp", 32, 0.5)
-    assert row.group == results[0]["model_group"] != "none"
-    assert row.parameters == results[0]["parameters"]
+    assert row.group == results[0].model_group != "none"
+    assert row.parameters == results[0].parameters
     # an equivariant model: rotated test data scores like the original, equivariance error ~0
     assert row.transformed["rotated"].mean == pytest.approx(row.test.mean, rel=1e-4)
     assert row.equivariance_error is not None and row.equivariance_error.mean < 1e-5
@@ -434,11 +441,11 @@ def test_report_of_real_training_runs(tmp_path: Path) -> None:
 
 def test_negative_throughput_is_refused() -> None:
     with pytest.raises(ValueError, match="throughput: Input should be greater than or equal to 0"):
-        aggregate([_result(throughput=-1.0)])
+        _aggregate([_result(throughput=-1.0)])
 
 
 def test_throughput_may_be_missing() -> None:
-    (row,) = aggregate([_result(throughput=None), _result(run_id="b", seed=1, throughput=None)])
+    (row,) = _aggregate([_result(throughput=None), _result(run_id="b", seed=1, throughput=None)])
     assert row.throughput is None and "throughput_mean" in to_csv([row])
     assert to_csv([row]).splitlines()[1].endswith(",")
 
@@ -491,7 +498,7 @@ def test_invalid_result_names_file_and_key(
 ) -> None:
     path = _write(tmp_path, _result(**change))
     with pytest.raises(ValueError, match=re.escape(str(path)) + ".*" + message):
-        read_result(path)
+        RunResult.read(path)
 
 
 def test_missing_key_is_named(tmp_path: Path) -> None:
@@ -505,7 +512,7 @@ def test_missing_key_is_named(tmp_path: Path) -> None:
 def test_duplicate_seed_is_refused() -> None:
     results = [_result(run_id="aaa"), _result(run_id="bbb", test=0.2)]
     with pytest.raises(ValueError, match="runs aaa and bbb .* both have seed 0.*one experiment"):
-        aggregate(results)
+        _aggregate(results)
 
 
 @pytest.mark.parametrize(
@@ -514,13 +521,13 @@ def test_duplicate_seed_is_refused() -> None:
 def test_disagreeing_runs_are_refused(field: str, value: Any) -> None:
     results = [_result(run_id="aaa"), _result(run_id="bbb", seed=1, **{field: value})]
     with pytest.raises(ValueError, match=f"runs aaa, bbb .* disagree on '{field}'"):
-        aggregate(results)
+        _aggregate(results)
 
 
 def test_mixed_metrics_in_a_dataset_are_refused() -> None:
     results = [_result(run_id="aaa"), _result(run_id="bbb", label="cnn", metric="error")]
     with pytest.raises(ValueError, match=f"dataset={REG}.* disagree on 'metric'"):
-        aggregate(results)
+        _aggregate(results)
 
 
 def test_different_angle_grids_are_refused() -> None:
@@ -529,4 +536,4 @@ def test_different_angle_grids_are_refused() -> None:
         _result(run_id="bbb", seed=1, angle_curves={"rot": [[0.0, 1.0], [2.0, 1.0]]}),
     ]
     with pytest.raises(ValueError, match="'rot' of runs aaa and bbb .*different angle grids"):
-        aggregate(results)
+        _aggregate(results)

@@ -17,13 +17,14 @@ import pytest
 from matplotlib import image as mpl_image
 from rich.console import Console
 
-from symml import cli
+from symml.training._report_console import runs_table
 from symml.training._report_curves import read_curves
 from symml.training._report_plots import learning_curves_figure
 from symml.training._report_protocol import notes_cell, tuned_cell
-from symml.training.report import Report, aggregate, build_report, find_runs, to_markdown
+from symml.training.report import Report, build_report, find_runs, to_markdown
+from symml.training.run_result import RunResult
 
-from .test_report import _result
+from .test_report import _aggregate, _result
 
 DATASET, GROUP = "o5_synthetic", "Orthogonal(5)"
 SIZES, SEEDS, STEPS, EVERY = (100, 1000), (0, 1, 2), 3000, 60
@@ -227,7 +228,10 @@ def test_learning_curves_are_drawn(fair: tuple[Report, Any]) -> None:
 
 def test_learning_curve_lines_and_best_dots(fair: tuple[Report, Any]) -> None:
     report, results = fair
-    curves = read_curves((report.runs_dir / "fair" / r["run_id"], r) for r in results)
+    curves = read_curves(
+        (report.runs_dir / "fair" / r["run_id"], RunResult.from_dict(r, r["run_id"]))
+        for r in results
+    )
     fig = learning_curves_figure(curves)
     assert len(fig.axes) == 6  # 2 rows (training loss, validation) × 3 models
     top, bottom = fig.axes[0], fig.axes[3]  # emlp: the first label
@@ -259,7 +263,7 @@ def test_older_metrics_without_steps_plot_by_epoch(tmp_path: Path) -> None:
     run.mkdir()
     rows = [{"epoch": e, "train_loss": 1.0 / e, "val_metric": 2.0 / e} for e in (1, 2, 3)]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (curve,) = read_curves([(run, _result())])
+    (curve,) = read_curves([(run, RunResult.from_dict(_result(), "a"))])
     assert (curve.by_step, curve.x, curve.best) == (False, (1.0, 2.0, 3.0), 2)
     fig = learning_curves_figure([curve])
     assert fig.axes[1].get_xlabel() == "epoch"
@@ -280,7 +284,7 @@ def test_corrupt_metrics_line_names_file_and_line(tmp_path: Path) -> None:
 
 def test_different_budget_rules_are_listed_each() -> None:
     budget = {"epochs": 30, "steps": 300, "steps_per_epoch": 10, "eval_every": 10}
-    rows = aggregate(
+    rows = _aggregate(
         [
             _result(run_id="a", budget={**budget, "rule": "30 epochs"}),
             _result(run_id="b", train_size=10, budget={**budget, "rule": RULE}),
@@ -300,18 +304,18 @@ def test_seeds_of_a_row_must_share_the_budget_rule() -> None:
         _result(run_id="b", seed=1, budget={**budget, "rule": RULE}),
     ]
     with pytest.raises(ValueError, match=r"runs a, b .* disagree on 'budget.rule'"):
-        aggregate(results)
+        _aggregate(results)
 
 
 def test_old_and_new_metric_units_are_not_mixed() -> None:
     results = [_result(run_id="a"), _result(run_id="b", seed=1, metric_units="raw target units")]
     with pytest.raises(ValueError, match="disagree on 'metric_units'.*re-run the sweep"):
-        aggregate(results)
+        _aggregate(results)
 
 
 def test_cells_of_several_keys_and_unjudged_runs() -> None:
     values = [{LR: 0.001, "trainer.optimizer.weight_decay": 0.0}] * 2
-    (row,) = aggregate(
+    (row,) = _aggregate(
         [
             _result(run_id=str(s), seed=s, tuned=v, converged=None, convergence=note)
             for s, v, note in zip(
@@ -324,9 +328,9 @@ def test_cells_of_several_keys_and_unjudged_runs() -> None:
     )
     assert tuned_cell(row) == "lr 0.001, weight_decay 0 (2/3 seeds); lr 0.01, weight_decay 0 (1/3)"
     assert notes_cell(row) == "convergence not judged (1/3 seeds): 3 validation points (need 5)"
-    (same,) = aggregate([_result(run_id=str(s), seed=s, tuned={LR: 1e-5}) for s in (0, 1)])
+    (same,) = _aggregate([_result(run_id=str(s), seed=s, tuned={LR: 1e-5}) for s in (0, 1)])
     assert tuned_cell(same) == "lr 1e-05"
-    (mixed,) = aggregate(
+    (mixed,) = _aggregate(
         [_result(run_id=str(s), seed=s, tuned={LR: 0.1} if s == 2 else {}) for s in (0, 1, 2)]
     )
     assert tuned_cell(mixed) == "not tuned (2/3 seeds), lr 0.1 (1/3)"
@@ -363,14 +367,10 @@ def test_report_table_is_whole_where_it_fits(fair: tuple[Report, Any]) -> None:
     assert "…" not in narrow and "Ortho" in narrow and "gonal" in narrow
 
 
-def test_run_table_reads_at_80_columns(
-    fair: tuple[Report, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _, results = fair
-    console = Console(width=80, record=True, file=io.StringIO())
-    monkeypatch.setattr(cli, "console", console)
-    cli._print_results(results)
-    text = console.export_text()
+def test_run_table_reads_at_80_columns(fair: tuple[Report, Any]) -> None:
+    _, raws = fair
+    results = [RunResult.from_dict(r, r["run_id"]) for r in raws]
+    text = _render(runs_table(results))
     assert "…" not in text and max(map(len, text.splitlines())) <= 80
     assert f"Results on {DATASET}: test MSE (raw target units)" in text
     for word in (GROUP, "mlp+aug", "150,000", "12,345", "1,000", "0.7777", "0.7797"):
@@ -380,8 +380,7 @@ def test_run_table_reads_at_80_columns(
     assert "• emlp, N = 1,000, seed 0: not converged: best at step 3,000 of 3,000 (valid" in flat
     assert "emlp, N = 100, seed 0" not in text  # converged, not tuned: nothing to say
     # several datasets: a table each, titled with its metric
-    mixed = [*results[:1], _result(run_id="x", dataset="toy_cls", metric="error", test=12.5)]
-    cli._print_results(mixed)
-    text = console.export_text()
+    other = _result(run_id="x", dataset="toy_cls", metric="error", test=12.5)
+    text = _render(runs_table([*results[:1], RunResult.from_dict(other, "x")]))
     assert "Results on toy_cls: test classification error (%)" in text and "…" not in text
     assert re.search(r"│ mlp +│ none +│ +100 │ +0 │ +12\.5 │ +1,500 │ +— │", text)

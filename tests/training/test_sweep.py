@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from symml.training import RunConfig, expand, run_sweep, train
-from symml.training.config import load_sweep
+from symml.training.config_files import load_sweep
 
 from .conftest import TINY, write_experiment
 
@@ -115,5 +115,5 @@ def test_ddp_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     ddp = json.loads((tmp_path / "ddp" / "tiny" / config.run_id() / "result.json").read_text())
-    assert ddp["test"] == pytest.approx(single["test"], rel=1e-4)
-    assert ddp["val"] == pytest.approx(single["val"], rel=1e-4)
+    assert ddp["test"] == pytest.approx(single.test, rel=1e-4)
+    assert ddp["val"] == pytest.approx(single.val, rel=1e-4)

@@ -4,9 +4,10 @@
   `LiftingConv2d`, `GroupConv2d`, built on `FilterExpansion` (one gather per forward).
 - `SteerableConv2d`: any fields of C_N, D_N, SO(2), O(2) on escnn's kernel bases (the
   ``symml[steerable]`` extra, imported only when such a layer is built).
+- `ConvGeometry`: kernel size, stride, padding, dilation and padding mode of any of them.
 - Building blocks: `GroupPool`, `NormPool`, `SpatialMaxPool2d`, `SpatialAvgPool2d`,
-  `InvariantPool`, `EquivariantBatchNorm`, `PointwiseNonlinearity`, `NormNonlinearity`,
-  `GatedNonlinearity`; chain them in `symml.nn.EquivariantSequential`, which checks the types.
+  `InvariantPool`, `EquivariantBatchNorm`; the nonlinearities are `symml.nn`'s, typed with a
+  `GridRep`. Chain them in `symml.nn.EquivariantSequential`, which checks the types.
 - `export`: the same function as plain torch layers (`is_plain` checks it).
 
 Example:
@@ -22,9 +23,9 @@ Example:
 from symml.nn.cnn.batchnorm import EquivariantBatchNorm
 from symml.nn.cnn.expansion import FilterExpansion
 from symml.nn.cnn.export import export, is_plain
+from symml.nn.cnn.geometry import ConvGeometry
 from symml.nn.cnn.group_conv import GroupConv2d
 from symml.nn.cnn.lifting import LiftingConv2d
-from symml.nn.cnn.nonlinear import GatedNonlinearity, NormNonlinearity, PointwiseNonlinearity
 from symml.nn.cnn.pooling import (
     GroupPool,
     InvariantPool,
@@ -35,16 +36,14 @@ from symml.nn.cnn.pooling import (
 from symml.nn.cnn.steerable import SteerableConv2d
 
 __all__ = [
+    "ConvGeometry",
     "EquivariantBatchNorm",
     "FilterExpansion",
-    "GatedNonlinearity",
     "GroupConv2d",
     "GroupPool",
     "InvariantPool",
     "LiftingConv2d",
-    "NormNonlinearity",
     "NormPool",
-    "PointwiseNonlinearity",
     "SpatialAvgPool2d",
     "SpatialMaxPool2d",
     "SteerableConv2d",

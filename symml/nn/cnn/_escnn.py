@@ -25,7 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from symml.groups import O2, SO2, Cyclic, Dihedral, Group
+from symml.groups import Group
+from symml.groups.counterparts import EscnnCounterpart
 from symml.nn.cnn import _escnn_cg
 from symml.nn.cnn._fields import fields
 from symml.reps import Irrep, Quotient, Rep, regular, to_escnn
@@ -42,7 +43,6 @@ def import_escnn(owner: str) -> Any:
             f"{owner} needs escnn, an optional extra: pip install 'symml[steerable]' (its "
             "dependency py3nj needs a Fortran compiler, e.g. apt-get install gfortran)"
         ) from err
-    _escnn_cg.install()
     return enn
 
 
@@ -55,18 +55,14 @@ def gspace(group: Group) -> Any:
     """
     import_escnn("SteerableConv2d")
     gspaces = importlib.import_module("escnn.gspaces")
-    if isinstance(group, Cyclic):
-        return gspaces.rot2dOnR2(group.n)
-    if isinstance(group, Dihedral):
-        return gspaces.flipRot2dOnR2(group.n, axis=0.0)
-    if isinstance(group, SO2):
-        return gspaces.rot2dOnR2(-1, maximum_frequency=MAXIMUM_FREQUENCY)
-    if isinstance(group, O2):
-        return gspaces.flipRot2dOnR2(-1, maximum_frequency=MAXIMUM_FREQUENCY, axis=0.0)
-    raise ValueError(
-        f"SteerableConv2d: escnn supports Cyclic(N), Dihedral(N), SO2() and O2() on the plane "
-        f"(got {group!r})"
-    )
+    if not isinstance(group, EscnnCounterpart):
+        raise ValueError(
+            f"SteerableConv2d: escnn supports Cyclic(N), Dihedral(N), SO2() and O2() on the plane "
+            f"(got {group!r})"
+        )
+    # the group as escnn's subgroup (axis, N) of O(2): what rot2dOnR2 / flipRot2dOnR2 build
+    o2_subgroup = group.escnn_group_id(MAXIMUM_FREQUENCY).o2_subgroup
+    return gspaces.GSpace2D(o2_subgroup, maximum_frequency=MAXIMUM_FREQUENCY)
 
 
 @functools.cache
@@ -114,18 +110,20 @@ def pair_basis(field_in: Rep, field_out: Rep, kernel_size: int, dilation: int) -
     enn = import_escnn("SteerableConv2d")
     one_in = enn.FieldType(gspace(field_in.group), [escnn_rep(field_in)])
     one_out = enn.FieldType(gspace(field_out.group), [escnn_rep(field_out)])
-    try:
-        # escnn prints a warning before raising for an empty basis: the raise is what we use
-        with contextlib.redirect_stdout(io.StringIO()), _one_thread():
-            conv = enn.R2Conv(
-                one_in, one_out, kernel_size, dilation=dilation, bias=False, initialize=False
-            )
-    except ValueError:  # "The basis for the steerable filter is empty!"
-        return None
-    expansion = conv.basisexpansion
-    (names,) = expansion._representations_pairs
-    block = getattr(expansion, f"block_expansion_{expansion._escape_pair(names)}")
-    info = list(block.get_basis_info())
+    # symml's Clebsch–Gordan solver stands in for escnn's while the basis is solved (_escnn_cg)
+    with _escnn_cg.solvers():
+        try:
+            # escnn prints a warning before raising for an empty basis: the raise is what we use
+            with contextlib.redirect_stdout(io.StringIO()), _one_thread():
+                conv = enn.R2Conv(
+                    one_in, one_out, kernel_size, dilation=dilation, bias=False, initialize=False
+                )
+        except ValueError:  # "The basis for the steerable filter is empty!"
+            return None
+        expansion = conv.basisexpansion
+        (names,) = expansion._representations_pairs
+        block = getattr(expansion, f"block_expansion_{expansion._escape_pair(names)}")
+        info = list(block.get_basis_info())
     return PairBasis(
         sampled=block.sampled_basis.detach().clone(),
         in_irreps=tuple(a["in_irrep"] for a in info),

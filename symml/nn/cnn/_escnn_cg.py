@@ -8,7 +8,8 @@ elements. That costs 10–15 s on a fresh install (about 40 ms a system, almost 
 sparse-matrix bookkeeping), after which escnn caches the results as files inside its own package
 directory.
 
-`install()` puts an equivalent solver in front of escnn's for finite groups with generators. It
+Inside `solvers()` an equivalent solver stands in front of escnn's for finite groups with
+generators (symml builds its steerable layers there; escnn's module is restored on exit). It
 reproduces escnn's numbers, not just an equivalent basis (the kernel bases, and so the meaning of
 every weight, depend on the exact CG matrices): the same constraint (the Sylvester equations of
 the generators, assembled densely: the same matrix), escnn's own null-space routine, the same
@@ -19,9 +20,11 @@ generators (O(2)), and any case this solver cannot settle, go to escnn's own sol
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -31,20 +34,42 @@ from scipy.sparse.csgraph import connected_components
 _ESCNN_MODULE = "escnn.group._clebsh_gordan"
 _CG, _DECOMPOSITION = "_clebsh_gordan_tensor", "_find_tensor_decomposition"
 _ESCNN_SOLVERS: dict[str, Callable[..., Any]] = {}
+# how many threads are inside `solvers()`: the first one in patches escnn, the last one out
+# restores it, so nested and concurrent blocks never restore while another still relies on it
+_depth = 0
+_lock = threading.Lock()
 
 
-def install() -> None:
-    """Route escnn's CG solver and tensor-product decomposition through `clebsch_gordan` and
-    `tensor_decomposition` (idempotent)."""
+@contextlib.contextmanager
+def solvers() -> Iterator[None]:
+    """Inside the block, escnn's CG solver and tensor-product decomposition are `clebsch_gordan`
+    and `tensor_decomposition`; escnn's own functions are back when the outermost block exits.
+
+    escnn's ``group.py`` looks both up on its CG module at every call, so replacing them there is
+    enough; outside these blocks escnn behaves as installed (the patch is process-wide while a
+    block runs, hence the count).
+    """
+    global _depth
     module = importlib.import_module(_ESCNN_MODULE)
-    for name, ours in ((_CG, clebsch_gordan), (_DECOMPOSITION, tensor_decomposition)):
-        _ESCNN_SOLVERS.setdefault(name, getattr(module, name))
-        # escnn's group.py looks these up on the module at every call: replacing them here is enough
-        setattr(module, name, ours)
+    ours = {_CG: clebsch_gordan, _DECOMPOSITION: tensor_decomposition}
+    with _lock:
+        if _depth == 0:
+            for name, function in ours.items():
+                _ESCNN_SOLVERS.setdefault(name, getattr(module, name))
+                setattr(module, name, function)
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for name in ours:
+                    setattr(module, name, _ESCNN_SOLVERS[name])
 
 
 def escnn_solver(name: str = _CG) -> Callable[..., Any]:
-    """escnn's own (disk-cached) function ``name`` of its CG module, as it was before `install`."""
+    """escnn's own (disk-cached) function ``name`` of its CG module, also inside `solvers()`."""
     if name in _ESCNN_SOLVERS:
         return _ESCNN_SOLVERS[name]
     solver: Callable[..., Any] = getattr(importlib.import_module(_ESCNN_MODULE), name)

@@ -14,17 +14,10 @@ from torch import Tensor, nn
 
 from symml.groups import FiniteGroup, Group
 from symml.nn.cnn._bank_cache import CachedFilterBank
-from symml.nn.cnn._fields import (
-    check_choice,
-    check_positive,
-    point_group,
-    regular_fields,
-    regular_grid,
-)
+from symml.nn.cnn._fields import check_positive, point_group, regular_fields, regular_grid
 from symml.nn.cnn.expansion import FilterExpansion
+from symml.nn.cnn.geometry import ConvGeometry
 from symml.reps import GridRep
-
-PADDING_MODES = ("zeros", "circular")
 
 
 class _RegularConv(CachedFilterBank):
@@ -39,14 +32,10 @@ class _RegularConv(CachedFilterBank):
         group: Group | str,
         in_channels: int,
         out_channels: int,
-        kernel_size: int,
+        geometry: ConvGeometry,
         *,
         lifting: bool,
-        stride: int,
-        padding: int,
-        dilation: int,
         bias: bool,
-        padding_mode: str,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
@@ -60,12 +49,11 @@ class _RegularConv(CachedFilterBank):
         out_fields = regular_fields(point, out_channels, owner, "out_channels")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.in_fields, self.out_fields = in_fields, out_fields
-        self.kernel_size = check_positive(kernel_size, owner, "kernel_size")
-        self.stride = check_positive(stride, owner, "stride")
-        self.padding = check_positive(padding, owner, "padding", minimum=0)
-        self.dilation = check_positive(dilation, owner, "dilation")
-        self.padding_mode = check_choice(padding_mode, PADDING_MODES, owner, "padding_mode")
-        self.expansion = FilterExpansion(point, in_fields, kernel_size, lifting=lifting)
+        self.geometry = g = geometry
+        # CachedFilterBank's forward and export read the geometry as these attributes
+        self.kernel_size, self.stride, self.padding = g.kernel_size, g.stride, g.padding
+        self.dilation, self.padding_mode = g.dilation, g.padding_mode
+        self.expansion = FilterExpansion(point, in_fields, geometry.kernel_size, lifting=lifting)
         self.weight = nn.Parameter(torch.empty(out_fields, *self.expansion.weight_shape))
         self.bias = nn.Parameter(torch.empty(out_fields)) if bias else None
         self.reset_parameters()
@@ -90,15 +78,7 @@ class _RegularConv(CachedFilterBank):
         return bank, bias
 
     def extra_repr(self) -> str:
-        s = (
-            f"{self.group!r}, {self.in_channels}, {self.out_channels}, "
-            f"kernel_size={self.kernel_size}"
-        )
-        for name, default in (("stride", 1), ("padding", 0), ("dilation", 1)):
-            if getattr(self, name) != default:
-                s += f", {name}={getattr(self, name)}"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode!r}"
+        s = f"{self.group!r}, {self.in_channels}, {self.out_channels}, {self.geometry.describe()}"
         if self.bias is None:
             s += ", bias=False"
         if not self.exact:
@@ -124,10 +104,10 @@ class GroupConv2d(_RegularConv):
         group: C_N, D_N, p4 or p4m (or a name: ``"C4"``, ``"p4m"``, ...).
         in_channels: input channels, a multiple of |G|.
         out_channels: output channels, a multiple of |G|.
-        kernel_size: side of the square kernel.
-        stride, padding, dilation: as in `torch.nn.Conv2d` (symmetric padding only).
+        kernel_size: side of the square kernel, or a whole `ConvGeometry` (stride, dilation,
+            ``padding_mode="circular"``: the grid as a torus).
+        padding: zero (or circular) padding on every side, with an integer ``kernel_size``.
         bias: learn one bias per output field.
-        padding_mode: ``"zeros"`` or ``"circular"`` (the grid as a torus).
 
     Attributes:
         rep_in, rep_out: ``GridRep(regular(G) * fields)``; group: the point group G.
@@ -149,24 +129,11 @@ class GroupConv2d(_RegularConv):
         group: Group | str,
         in_channels: int,
         out_channels: int,
-        kernel_size: int,
-        stride: int = 1,
+        kernel_size: int | ConvGeometry,
         padding: int = 0,
-        dilation: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
     ) -> None:
-        super().__init__(
-            group,
-            in_channels,
-            out_channels,
-            kernel_size,
-            lifting=False,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            bias=bias,
-            padding_mode=padding_mode,
-        )
+        geometry = ConvGeometry.of(kernel_size, padding, "GroupConv2d")
+        super().__init__(group, in_channels, out_channels, geometry, lifting=False, bias=bias)
         self.rep_in = regular_grid(self.group, self.in_fields)
         self.rep_out = regular_grid(self.group, self.out_fields)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from symml.groups import Group
 from symml.nn.cnn._fields import regular_grid, trivial_grid
+from symml.nn.cnn.geometry import ConvGeometry
 from symml.nn.cnn.group_conv import _RegularConv
 
 
@@ -14,13 +15,13 @@ class LiftingConv2d(_RegularConv):
     ``conv(g·f) = g·conv(f)`` with scalars ``(g·f)(x) = f(g⁻¹x)`` on the input and regular fields
     on the output. Exact on the pixel grid for C1, C2, C4, D1, D2, D4 (p4, p4m); for other N the
     filters are rotated exactly in a steerable basis and the layer is approximately equivariant.
-    Padding, stride, dilation, bias and the channel layout are as in `GroupConv2d`.
+    The geometry (padding, stride, ...), bias and channel layout are as in `GroupConv2d`.
 
     Args:
         group: C_N, D_N, p4 or p4m (or a name).
         in_channels: input channels, each a scalar (trivial) field.
         out_channels: output channels, a multiple of |G|.
-        kernel_size, stride, padding, dilation, bias, padding_mode: as in `GroupConv2d`.
+        kernel_size, padding, bias: as in `GroupConv2d` (``kernel_size`` may be a `ConvGeometry`).
 
     Attributes:
         rep_in: ``GridRep(trivial(G) * in_channels)``; rep_out: ``GridRep(regular(G) * fields)``.
@@ -42,24 +43,11 @@ class LiftingConv2d(_RegularConv):
         group: Group | str,
         in_channels: int,
         out_channels: int,
-        kernel_size: int,
-        stride: int = 1,
+        kernel_size: int | ConvGeometry,
         padding: int = 0,
-        dilation: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
     ) -> None:
-        super().__init__(
-            group,
-            in_channels,
-            out_channels,
-            kernel_size,
-            lifting=True,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            bias=bias,
-            padding_mode=padding_mode,
-        )
+        geometry = ConvGeometry.of(kernel_size, padding, "LiftingConv2d")
+        super().__init__(group, in_channels, out_channels, geometry, lifting=True, bias=bias)
         self.rep_in = trivial_grid(self.group, in_channels)
         self.rep_out = regular_grid(self.group, self.out_fields)

@@ -6,15 +6,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from symml.nn.cnn import _escnn
+from symml.nn.cnn import _escnn, _escnn_cg
 from symml.nn.cnn._bank_cache import CachedFilterBank
-from symml.nn.cnn._fields import (
-    PLANAR,
-    check_choice,
-    check_positive,
-    fibre_of,
-)
-from symml.nn.cnn.group_conv import PADDING_MODES
+from symml.nn.cnn._fields import PLANAR, fibre_of
+from symml.nn.cnn.geometry import ConvGeometry
 from symml.reps import GridRep, Rep
 
 
@@ -36,10 +31,10 @@ class SteerableConv2d(CachedFilterBank):
     Args:
         rep_in: input fibre (a `Rep` or `GridRep`).
         rep_out: output fibre.
-        kernel_size: side of the square kernel.
-        stride, padding, dilation: as in `torch.nn.Conv2d`.
+        kernel_size: side of the square kernel, or a whole `ConvGeometry` (stride, dilation,
+            padding mode).
+        padding: zero padding on every side, with an integer ``kernel_size``.
         bias: learn a bias on each trivial irrep of the output.
-        padding_mode: ``"zeros"`` or ``"circular"``.
 
     Raises:
         ImportError: escnn is missing (install ``symml[steerable]``).
@@ -66,15 +61,13 @@ class SteerableConv2d(CachedFilterBank):
         self,
         rep_in: Rep | GridRep,
         rep_out: Rep | GridRep,
-        kernel_size: int,
-        stride: int = 1,
+        kernel_size: int | ConvGeometry,
         padding: int = 0,
-        dilation: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
     ) -> None:
         super().__init__()
         owner = type(self).__name__
+        self.geometry = g = ConvGeometry.of(kernel_size, padding, owner)
         fibre_in, fibre_out = fibre_of(rep_in, owner), fibre_of(rep_out, owner)
         if fibre_in.group != fibre_out.group:
             raise ValueError(
@@ -89,16 +82,14 @@ class SteerableConv2d(CachedFilterBank):
         self.group = fibre_in.group
         self.rep_in, self.rep_out = GridRep(fibre_in), GridRep(fibre_out)
         self.in_channels, self.out_channels = fibre_in.dim, fibre_out.dim
-        self.kernel_size = check_positive(kernel_size, owner, "kernel_size")
-        self.stride = check_positive(stride, owner, "stride")
-        self.padding = check_positive(padding, owner, "padding", minimum=0)
-        self.dilation = check_positive(dilation, owner, "dilation")
-        self.padding_mode = check_choice(padding_mode, PADDING_MODES, owner, "padding_mode")
-        blocks = _escnn.layer_blocks(fibre_in, fibre_out, self.kernel_size, self.dilation)
+        # CachedFilterBank's forward and export read the geometry as these attributes
+        self.kernel_size, self.stride, self.padding = g.kernel_size, g.stride, g.padding
+        self.dilation, self.padding_mode = g.dilation, g.padding_mode
+        blocks = _escnn.layer_blocks(fibre_in, fibre_out, g.kernel_size, g.dilation)
         if not blocks:
             raise ValueError(
                 f"{owner}: no equivariant kernel maps {fibre_in} to {fibre_out} at kernel size "
-                f"{kernel_size}; use a larger kernel or other fields"
+                f"{g.kernel_size}; use a larger kernel or other fields"
             )
         self._blocks = [(b.start, b.size, b.n_out, b.n_in) for b in blocks]
         for i, b in enumerate(blocks):
@@ -157,17 +148,19 @@ class SteerableConv2d(CachedFilterBank):
     def to_escnn(self) -> nn.Module:
         """An escnn ``R2Conv`` with this layer's field types and weights (same function)."""
         enn = _escnn.import_escnn(type(self).__name__)
-        conv = enn.R2Conv(
-            _escnn.field_type(self.rep_in.fibre),
-            _escnn.field_type(self.rep_out.fibre),
-            self.kernel_size,
-            padding=self.padding,
-            stride=self.stride,
-            dilation=self.dilation,
-            padding_mode=self.padding_mode,
-            bias=self.bias is not None,
-            initialize=False,
-        )
+        g = self.geometry
+        with _escnn_cg.solvers():
+            conv = enn.R2Conv(
+                _escnn.field_type(self.rep_in.fibre),
+                _escnn.field_type(self.rep_out.fibre),
+                g.kernel_size,
+                padding=g.padding,
+                stride=g.stride,
+                dilation=g.dilation,
+                padding_mode=g.padding_mode,
+                bias=self.bias is not None,
+                initialize=False,
+            )
         with torch.no_grad():
             conv.weights.copy_(self.weight)
             if self.bias is not None:
@@ -176,8 +169,8 @@ class SteerableConv2d(CachedFilterBank):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.rep_in.fibre} -> {self.rep_out.fibre}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}, weights={self.weight.numel()}"
+            f"{self.rep_in.fibre} -> {self.rep_out.fibre}, {self.geometry.describe()}, "
+            f"weights={self.weight.numel()}"
         )
 
 

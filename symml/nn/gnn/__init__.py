@@ -16,7 +16,7 @@ Example:
 
 from symml.nn.gnn._checks import check_graph
 from symml.nn.gnn.builders import fully_connected_graph, knn_graph, radius_graph
-from symml.nn.gnn.egnn import EGNNConv
+from symml.nn.gnn.egnn import EGNNConv, EGNNOptions
 from symml.nn.gnn.gnn_conv import GNNConv
 from symml.nn.gnn.radial_field import RadialFieldConv
 from symml.nn.gnn.schnet import SchNetConv
@@ -25,6 +25,7 @@ from symml.nn.gnn.tensor_field import TensorFieldConv
 
 __all__ = [
     "EGNNConv",
+    "EGNNOptions",
     "GNNConv",
     "GraphSequential",
     "RadialFieldConv",

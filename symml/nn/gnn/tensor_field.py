@@ -98,18 +98,8 @@ class TensorFieldConv(nn.Module):
         aggr: Literal["mean", "sum"] = "mean",
     ) -> None:
         super().__init__()
-        point_in, point_out = _point_rep(rep_in, "rep_in"), _point_rep(rep_out, "rep_out")
-        if point_in.group != point_out.group:
-            raise ValueError(
-                f"TensorFieldConv: rep_in is a rep of {point_in.group!r}, rep_out of "
-                f"{point_out.group!r}; expected both of O3() or both of SO3()"
-            )
-        if isinstance(lmax, bool) or not isinstance(lmax, int) or lmax < 0:
-            raise ValueError(f"TensorFieldConv: expected lmax as an integer >= 0 (got {lmax!r})")
-        check_sizes("TensorFieldConv", num_basis=num_basis, radial_hidden=radial_hidden)
-        check_positive(edge_dim, "TensorFieldConv", "edge_dim", minimum=0)
-        check_real(max_radius, "TensorFieldConv", "max_radius", positive=True)
-        check_choice(aggr, ("mean", "sum"), "TensorFieldConv", "aggr")
+        point_in, point_out = _point_reps(rep_in, rep_out)
+        _check_options(lmax, edge_dim, num_basis, max_radius, radial_hidden, aggr)
         chiral = isinstance(point_in.group, SO3)
         self.group: SemidirectProduct = SE(3) if chiral else E(3)
         self.rep_in = GraphRep(self.group, node=pullback(point_in, self.group))
@@ -129,15 +119,7 @@ class TensorFieldConv(nn.Module):
         self.sh_irreps = o3.Irreps.spherical_harmonics(lmax)
         edge_irreps = self.sh_irreps + _flip_parity(self.sh_irreps) if chiral else self.sh_irreps
         self.chiral = chiral
-        mid, instructions = _uvu_paths(irreps_in, edge_irreps, target)
-        reachable = {ir for _, ir in mid} | {ir for _, ir in irreps_in}
-        missing = [str(ir) for _, ir in irreps_out if ir not in reachable]
-        if not instructions or missing:
-            raise ValueError(
-                f"TensorFieldConv: no path from rep_in ({irreps_in}) ⊗ Y^(l<={lmax}) to "
-                f"{', '.join(missing) or 'rep_out'} in rep_out ({irreps_out}); raise lmax or "
-                "change the reps"
-            )
+        mid, instructions = _checked_paths(irreps_in, edge_irreps, target, irreps_out, lmax)
         self.tp = o3.TensorProduct(
             irreps_in,
             edge_irreps,
@@ -190,6 +172,28 @@ class TensorFieldConv(nn.Module):
             f"{self.rep_in.node} -> {self.rep_out.fibre}, lmax={self.lmax}, "
             f"edge_dim={self.edge_dim}, gate={self.gate is not None}, chiral={self.chiral}"
         )
+
+
+def _point_reps(rep_in: RepSpec, rep_out: RepSpec) -> tuple[Rep, Rep]:
+    """``rep_in`` and ``rep_out`` as reps of one group, O3() or SO3()."""
+    point_in, point_out = _point_rep(rep_in, "rep_in"), _point_rep(rep_out, "rep_out")
+    if point_in.group != point_out.group:
+        raise ValueError(
+            f"TensorFieldConv: rep_in is a rep of {point_in.group!r}, rep_out of "
+            f"{point_out.group!r}; expected both of O3() or both of SO3()"
+        )
+    return point_in, point_out
+
+
+def _check_options(
+    lmax: int, edge_dim: int, num_basis: int, max_radius: float, radial_hidden: int, aggr: str
+) -> None:
+    if isinstance(lmax, bool) or not isinstance(lmax, int) or lmax < 0:
+        raise ValueError(f"TensorFieldConv: expected lmax as an integer >= 0 (got {lmax!r})")
+    check_sizes("TensorFieldConv", num_basis=num_basis, radial_hidden=radial_hidden)
+    check_positive(edge_dim, "TensorFieldConv", "edge_dim", minimum=0)
+    check_real(max_radius, "TensorFieldConv", "max_radius", positive=True)
+    check_choice(aggr, ("mean", "sum"), "TensorFieldConv", "aggr")
 
 
 def _point_rep(rep: RepSpec, name: str) -> Rep:
@@ -253,6 +257,27 @@ def _gate(irreps_out: o3.Irreps) -> Gate:
         [torch.sigmoid] * len(gates),
         gated,
     )
+
+
+def _checked_paths(
+    irreps_in: o3.Irreps,
+    irreps_edge: o3.Irreps,
+    target: o3.Irreps,
+    irreps_out: o3.Irreps,
+    lmax: int,
+) -> tuple[o3.Irreps, list[tuple[int, int, int, str, bool]]]:
+    """`_uvu_paths`, or a ValueError naming the output irreps that no path (and no
+    self-interaction) reaches."""
+    mid, instructions = _uvu_paths(irreps_in, irreps_edge, target)
+    reachable = {ir for _, ir in mid} | {ir for _, ir in irreps_in}
+    missing = [str(ir) for _, ir in irreps_out if ir not in reachable]
+    if not instructions or missing:
+        raise ValueError(
+            f"TensorFieldConv: no path from rep_in ({irreps_in}) ⊗ Y^(l<={lmax}) to "
+            f"{', '.join(missing) or 'rep_out'} in rep_out ({irreps_out}); raise lmax or "
+            "change the reps"
+        )
+    return mid, instructions
 
 
 def _uvu_paths(

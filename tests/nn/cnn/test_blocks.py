@@ -1,6 +1,7 @@
-"""Building blocks for image fields: batch norm, pooling, nonlinearities and the type-checked
-container. Each is equivariant through `symml.testing`, agrees with the plain layer it
-generalises, exports to plain torch layers, and rejects fields it cannot handle."""
+"""Building blocks for image fields: batch norm, pooling, the nonlinearities of `symml.nn` typed
+by a `GridRep`, and the type-checked container. Each is equivariant through `symml.testing`,
+agrees with the plain layer it generalises, exports to plain torch layers, and rejects fields it
+cannot handle (the nonlinearities' own tests are in ``tests/nn/test_nonlinear.py``)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ import torch
 from torch import nn
 
 from symml.groups import O2, SO2, Cyclic, Dihedral, FiniteGroup
-from symml.nn import EquivariantSequential
+from symml.nn import (
+    EquivariantSequential,
+    GatedNonlinearity,
+    NormNonlinearity,
+    PointwiseNonlinearity,
+)
 from symml.nn.cnn import (
     EquivariantBatchNorm,
-    GatedNonlinearity,
     GroupConv2d,
     GroupPool,
     InvariantPool,
     LiftingConv2d,
-    NormNonlinearity,
     NormPool,
-    PointwiseNonlinearity,
     SpatialAvgPool2d,
     SpatialMaxPool2d,
     export,
@@ -134,36 +137,6 @@ def test_spatial_max_pool_keeps_permutation_fields_equivariant(group: FiniteGrou
         assert_equivariant(SpatialMaxPool2d(rep, 2), x=_batch(rep, size=9))
 
 
-# ----- nonlinearities ---------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["relu", "elu", "gelu", "sigmoid", "tanh"])
-def test_pointwise_nonlinearity_on_regular_fields(name: str) -> None:
-    rep = 2 * regular(Dihedral(4)) + trivial(Dihedral(4))
-    act = PointwiseNonlinearity(rep, name)
-    assert_equivariant(act, dtype=torch.float64)
-    assert isinstance(export(act), type(act.function))
-
-
-@pytest.mark.parametrize("group", [Dihedral(4), SO2(), O2()], ids=repr)
-def test_norm_and_gated_nonlinearities_are_equivariant(group: object) -> None:
-    rep = _mixed(group) if isinstance(group, Dihedral) else _steerable(group)  # type: ignore[arg-type]
-    norm = NormNonlinearity(rep, "relu")
-    with torch.no_grad():
-        norm.bias.uniform_(-1.0, 1.0)
-    assert_equivariant(norm, dtype=torch.float64)
-    gated = GatedNonlinearity(rep)
-    assert gated.rep_in.channels == rep.dim + len(rep.parts)  # type: ignore[attr-defined]
-    assert_equivariant(gated, dtype=torch.float64)
-
-
-def test_norm_nonlinearity_formula() -> None:
-    act = NormNonlinearity(irrep(SO2(), 1) + trivial(SO2()), "relu")
-    with torch.no_grad():
-        act.bias.copy_(torch.tensor([-2.0, 1.0]))
-        x = torch.tensor([3.0, 4.0, -0.5]).view(1, 3, 1, 1)
-        # |(3, 4)| = 5 → relu(5 - 2)/5 = 0.6; scalar -0.5 → relu(0.5 + 1)/0.5 = 3
-        torch.testing.assert_close(act(x).flatten(), torch.tensor([1.8, 2.4, -1.5]))
-
-
 # ----- export of every block --------------------------------------------------------------------
 def _blocks() -> list[nn.Module]:
     d4, so2 = Dihedral(4), SO2()
@@ -176,9 +149,10 @@ def _blocks() -> list[nn.Module]:
         SpatialMaxPool2d(2 * regular(d4), 2),
         SpatialAvgPool2d(mixed, 2, 1, 1),
         InvariantPool(2 * regular(d4)),
-        PointwiseNonlinearity(regular(d4), "elu"),
-        NormNonlinearity(_steerable(so2), "softplus"),
-        GatedNonlinearity(_steerable(so2)),
+        PointwiseNonlinearity(GridRep(regular(d4)), "elu"),
+        NormNonlinearity(GridRep(_steerable(so2)), "softplus"),
+        GatedNonlinearity(GridRep(_steerable(so2))),
+        GatedNonlinearity(GridRep(trivial(so2) + 2 * irrep(so2, 1)), "elu"),  # scalars first
     ]
 
 
@@ -210,18 +184,17 @@ def test_chained_image_layers_are_checked_at_construction() -> None:
         EquivariantSequential(lift, GroupConv2d("p4", 12, 4, 3))  # 3 fields after 2
     with pytest.raises(ValueError, match=r"module 1 \(GroupConv2d\) expects"):
         EquivariantSequential(lift, GroupConv2d("p4m", 16, 8, 3))  # another group
+    # a nonlinearity typed by a Rep acts on vectors: after a convolution it must be a GridRep
+    with pytest.raises(ValueError, match=r"module 1 \(PointwiseNonlinearity\) expects rep_in = 2"):
+        EquivariantSequential(lift, PointwiseNonlinearity(lift.rep_out.fibre))
 
 
 def test_fields_a_block_cannot_handle_are_rejected() -> None:
     vector = 2 * standard(Dihedral(4))
-    with pytest.raises(ValueError, match="commutes only with permutation fields.*NormNonlinearity"):
-        PointwiseNonlinearity(vector)
     with pytest.raises(ValueError, match="expected permutation fields.*Use NormPool"):
         GroupPool(vector)
     with pytest.raises(ValueError, match="expected permutation fields.*Use SpatialAvgPool2d"):
         SpatialMaxPool2d(vector, 2)
-    with pytest.raises(ValueError, match=r"nonlinearity in \['relu'"):
-        PointwiseNonlinearity(regular(Cyclic(4)), "swish")
     with pytest.raises(ValueError, match=r"mode in \['max', 'mean'\]"):
         GroupPool(regular(Cyclic(4)), "min")
     with pytest.raises(TypeError, match="expected the field type as a symml Rep or GridRep"):

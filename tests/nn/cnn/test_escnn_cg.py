@@ -1,5 +1,6 @@
 """The Clebsch–Gordan solver symml puts in front of escnn's: bit-for-bit escnn's numbers for finite
-groups, escnn's own solver for the rest, installed when a steerable layer imports escnn."""
+groups, escnn's own solver for the rest, in place only while symml builds a steerable layer
+(escnn's module is as installed before and after)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import pytest
 
 escnn_group = pytest.importorskip("escnn.group")
 
-from symml.nn.cnn import _escnn_cg  # noqa: E402
-from symml.nn.cnn._escnn import import_escnn  # noqa: E402
+from symml.groups import Dihedral  # noqa: E402
+from symml.nn.cnn import SteerableConv2d, _escnn_cg  # noqa: E402
+from symml.reps import irrep, regular  # noqa: E402
+
+_CG_MODULE = importlib.import_module("escnn.group._clebsh_gordan")
 
 
 def _escnn_cg_uncached(group: Any, first: Any, second: Any, out: Any) -> np.ndarray:
@@ -71,13 +75,38 @@ def test_continuous_groups_go_to_escnns_solver(monkeypatch: pytest.MonkeyPatch) 
     assert result.shape == (1, 1, 0, 1)
 
 
-def test_building_a_steerable_layer_installs_the_solver() -> None:
-    import_escnn("test")
-    module = importlib.import_module("escnn.group._clebsh_gordan")
-    assert module._clebsh_gordan_tensor is _escnn_cg.clebsch_gordan
-    _escnn_cg.install()  # idempotent: escnn's solver stays reachable
-    assert _escnn_cg.escnn_solver() is not _escnn_cg.clebsch_gordan
-    assert hasattr(_escnn_cg.escnn_solver(), "func")
+def _escnn_functions() -> tuple[Any, Any]:
+    return _CG_MODULE._clebsh_gordan_tensor, _CG_MODULE._find_tensor_decomposition
+
+
+def test_building_a_steerable_layer_uses_the_solver_and_leaves_escnn_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before, solver = _escnn_functions(), _escnn_cg.clebsch_gordan
+    calls: list[tuple[Any, ...]] = []
+
+    def recording(*args: Any, **kwargs: Any) -> np.ndarray:
+        calls.append(args)
+        return solver(*args, **kwargs)
+
+    monkeypatch.setattr(_escnn_cg, "clebsch_gordan", recording)
+    group = Dihedral(7)  # built nowhere else: escnn has no basis of it in memory yet
+    SteerableConv2d(regular(group), irrep(group, (1, 2)) + regular(group), 3)
+    assert calls and all(args[3] == "DihedralGroup" for args in calls)
+    assert _escnn_functions() == before  # escnn's own functions again
+    assert hasattr(_escnn_cg.escnn_solver(), "func")  # escnn's disk-cached solver
+
+
+def test_solvers_nest_and_restore_escnn_even_after_an_error() -> None:
+    before = _escnn_functions()
+    ours = (_escnn_cg.clebsch_gordan, _escnn_cg.tensor_decomposition)
+    with pytest.raises(RuntimeError, match="inside"), _escnn_cg.solvers():
+        with _escnn_cg.solvers():
+            assert _escnn_functions() == ours
+        assert _escnn_functions() == ours  # the outer block still holds the patch
+        assert _escnn_cg.escnn_solver() is before[0]
+        raise RuntimeError("inside")
+    assert _escnn_functions() == before
 
 
 def test_tensor_decompositions_are_escnns() -> None:

@@ -5,6 +5,7 @@ equals a slow per-element reference, gradients, the eval cache, and bad input.""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import math
 import pickle
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from symml.groups import Cyclic, Dihedral, Elements, FiniteGroup, act_on_images, p4, p4m
-from symml.nn.cnn import FilterExpansion, GroupConv2d, LiftingConv2d
+from symml.nn.cnn import ConvGeometry, FilterExpansion, GroupConv2d, LiftingConv2d
 from symml.reps import GridRep, pullback
 from symml.testing import assert_equivariant, equivariance_error
 
@@ -49,7 +50,8 @@ def test_stride_and_dilation_keep_equivariance_on_centred_grids(
     stride: int, dilation: int, padding: int, size: int
 ) -> None:
     _seed(1)
-    conv = GroupConv2d("p4m", 16, 8, 3, stride=stride, padding=padding, dilation=dilation)
+    geometry = ConvGeometry(3, stride=stride, padding=padding, dilation=dilation)
+    conv = GroupConv2d("p4m", 16, 8, geometry)
     x = torch.randn(2, 16, size, size)
     assert_equivariant(conv, x=x)
 
@@ -67,8 +69,8 @@ def test_circular_padding_gives_translation_equivariance(group: FiniteGroup) -> 
     _seed(2)
     lattice = p4() if isinstance(group, Cyclic) else p4m()
     n = group.order
-    conv = GroupConv2d(group, 2 * n, 3 * n, 3, padding=1, padding_mode="circular")
-    lift = LiftingConv2d(group, 1, 2 * n, 5, padding=2, padding_mode="circular")
+    conv = GroupConv2d(group, 2 * n, 3 * n, ConvGeometry(3, padding=1, padding_mode="circular"))
+    lift = LiftingConv2d(group, 1, 2 * n, ConvGeometry(5, padding=2, padding_mode="circular"))
     elements = _p4_with_shifts(group)
     for layer in (conv, lift):
         rep_in = GridRep(pullback(layer.rep_in.fibre, lattice))
@@ -101,8 +103,8 @@ def test_a_plain_conv_typed_as_a_group_conv_fails_the_same_check() -> None:
 @pytest.mark.parametrize("kernel_size", [1, 3, 4])
 def test_trivial_group_equals_nn_conv2d(kernel_size: int) -> None:
     _seed(4)
-    conv = GroupConv2d(Cyclic(1), 5, 7, kernel_size, stride=2, padding=1, dilation=1)
-    lift = LiftingConv2d("C1", 5, 7, kernel_size, stride=2, padding=1)
+    geometry = ConvGeometry(kernel_size, stride=2, padding=1)
+    conv, lift = GroupConv2d(Cyclic(1), 5, 7, geometry), LiftingConv2d("C1", 5, 7, geometry)
     plain = torch.nn.Conv2d(5, 7, kernel_size, stride=2, padding=1)
     x = torch.randn(3, 5, 11, 11)
     for layer in (conv, lift):
@@ -174,8 +176,8 @@ def test_approximate_filters_rotate_exactly_in_the_basis() -> None:
 @pytest.mark.parametrize(
     "layer",
     [
-        GroupConv2d("p4", 8, 12, 3, stride=2, padding=1, padding_mode="circular"),
-        LiftingConv2d("p4m", 2, 16, 5, padding=2, dilation=2, bias=False),
+        GroupConv2d("p4", 8, 12, ConvGeometry(3, 2, 1, padding_mode="circular")),
+        LiftingConv2d("p4m", 2, 16, ConvGeometry(5, padding=2, dilation=2), bias=False),
         GroupConv2d("C8", 8, 8, 3, padding=1),  # basis-expanded filters
     ],
     ids=["circular-stride", "lifting-dilation", "approximate"],
@@ -186,6 +188,16 @@ def test_export_is_a_plain_conv2d_with_the_same_output(layer: torch.nn.Module) -
     x = torch.randn(2, layer.in_channels, 11, 11)  # type: ignore[attr-defined]
     with torch.no_grad():
         torch.testing.assert_close(plain(x), layer(x), rtol=1e-5, atol=1e-6)
+
+
+def test_geometry_travels_as_one_frozen_value() -> None:
+    geometry = ConvGeometry(3, stride=2, padding=1, padding_mode="circular")
+    conv = GroupConv2d("p4", 8, 8, geometry)
+    assert conv.geometry is geometry
+    assert LiftingConv2d("p4", 1, 8, 3, padding=1).geometry == ConvGeometry(3, padding=1)
+    assert "kernel_size=3, stride=2, padding=1, padding_mode='circular'" in repr(conv)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        geometry.padding = 2  # type: ignore[misc]
 
 
 def test_gradcheck_in_float64() -> None:
@@ -272,10 +284,17 @@ def test_fan_in_initialisation_matches_nn_conv2d_scale() -> None:
             r"expected a planar group Cyclic\(N\), Dihedral\(N\).*SteerableConv2d",
         ),
         (
-            lambda: GroupConv2d("p4", 8, 8, 3, padding_mode="reflect"),
-            r"padding_mode in \['zeros', 'circular'\]",
+            lambda: GroupConv2d("p4", 8, 8, ConvGeometry(3, padding_mode="reflect")),
+            r"ConvGeometry: expected padding_mode in \['zeros', 'circular'\] \(got 'reflect'\)",
         ),
-        (lambda: GroupConv2d("p4", 8, 8, 0), r"kernel_size >= 1 \(got 0\)"),
+        (lambda: GroupConv2d("p4", 8, 8, 0), r"GroupConv2d: expected an integer kernel_size >= 1"),
+        (lambda: LiftingConv2d("p4", 1, 8, 3, padding=-1), r"LiftingConv2d: .* padding >= 0"),
+        (lambda: ConvGeometry(3, dilation=0), r"ConvGeometry: expected an integer dilation >= 1"),
+        (
+            lambda: GroupConv2d("p4", 8, 8, ConvGeometry(3), padding=1),
+            r"GroupConv2d: expected the padding inside the ConvGeometry \(got padding=1 beside "
+            r"ConvGeometry\(kernel_size=3\)\); write ConvGeometry\(\.\.\., padding=1\)",
+        ),
         (lambda: LiftingConv2d("C4", 0, 4, 3), r"in_channels >= 1 \(got 0\)"),
         (lambda: GroupConv2d("Q8", 8, 8, 3), r"unknown group name 'Q8'"),
     ],

@@ -1,8 +1,9 @@
-"""EGNNConv: E(n) equivariance, the fused edge pipeline against a plain autograd reference,
-gradients, serialisation and input errors."""
+"""EGNNConv: E(n) equivariance, the layer against a plain autograd reference built from its own
+sub-modules, gradients, serialisation and input errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
 
@@ -11,17 +12,16 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-import symml.nn._gemm as gemm
-import symml.nn.gnn._edge_mlp as edge_mlp
 from symml.nn.gnn import EGNNConv, fully_connected_graph
+from symml.nn.gnn.egnn import EGNNOptions
 from symml.testing import assert_equivariant, equivariance_error
 
 CONFIGS = {
     "plain": {},
     "velocity": {"velocity": True},
-    "attention+normalize": {"attention": True, "normalize": True},
-    "edge_attr+sum+mean": {"edge_dim": 2, "aggr": "mean", "coords_aggr": "sum"},
-    "no_residual+no_clamp": {"residual": False, "out_features": 5, "clamp": None},
+    "attention+normalize": {"options": EGNNOptions(attention=True, normalize=True)},
+    "edge_attr+sum+mean": {"edge_dim": 2, "options": EGNNOptions(aggr="mean", coords_aggr="sum")},
+    "no_residual+no_clamp": {"out_features": 5, "options": EGNNOptions(residual=False, clamp=None)},
 }
 
 
@@ -46,13 +46,13 @@ def reference(conv: EGNNConv, h: Tensor, pos: Tensor, edge_index: Tensor, vel=No
     count = count.clamp(min=1)
     shift = torch.zeros_like(pos).index_add(0, dst, vec * s)
     messages = torch.zeros(n, m.shape[1], dtype=h.dtype).index_add(0, dst, m)
-    shift = shift / count if opts.coords_mean else shift
-    messages = messages / count if opts.messages_mean else messages
+    shift = shift / count if opts.coords_aggr == "mean" else shift
+    messages = messages / count if opts.aggr == "mean" else messages
     x = pos + shift
     if conv.vel_mlp is not None:
         x = x + conv.vel_mlp(h) * vel
     out = conv.node_mlp(torch.cat([h, messages], 1))
-    return (h + out if conv.residual else out), x
+    return (h + out if opts.residual else out), x
 
 
 def _call(conv: EGNNConv):
@@ -94,24 +94,26 @@ def test_coordinates_move(random_graph) -> None:
     assert (x - data.pos).abs().max() > 1e-3
 
 
+def _with_clamp(config: str, clamp: float | None) -> dict:
+    """CONFIGS[config] with ``options.clamp`` replaced."""
+    kwargs = dict(CONFIGS[config])
+    kwargs["options"] = dataclasses.replace(kwargs.get("options", EGNNOptions()), clamp=clamp)
+    return kwargs
+
+
 @pytest.mark.parametrize("config", list(CONFIGS), ids=list(CONFIGS))
-@pytest.mark.parametrize("chunked", [False, True], ids=["one_chunk", "many_chunks"])
-def test_fused_pipeline_matches_autograd_reference(
-    random_graph, monkeypatch, config, chunked
-) -> None:
-    if chunked:  # 256 edges per chunk (the minimum): the 36-edge graph below spans one chunk
-        monkeypatch.setattr(edge_mlp, "_CHUNK_ELEMENTS", 1)
+def test_layer_matches_autograd_reference(random_graph, config) -> None:
     torch.manual_seed(3)
-    n = 300 if chunked else 9
-    unclamped = EGNNConv(4, hidden=8, **{**CONFIGS[config], "clamp": None}).double()
-    data = random_graph(n, 4, edge_dim=unclamped.edge_dim, dtype=torch.float64)
+    unclamped = EGNNConv(4, hidden=8, **_with_clamp(config, None)).double()
+    data = random_graph(9, 4, edge_dim=unclamped.edge_dim, dtype=torch.float64)
     args = (data.x, data.pos, data.edge_index, data.vel, data.get("edge_attr"))
     with torch.no_grad():
         unclamped.coord_mlp[2].weight.mul_(1000.0)  # undo the 0.001 init gain
         scale = unclamped.coord_mlp(unclamped.edge_mlp(_edge_inputs(unclamped, *args))).abs()
     # clamp at the median |φ_x| so that it acts on half of the edges (unless the config has none)
-    options = {"clamp": float(scale.median()), **CONFIGS[config]}
-    conv = EGNNConv(4, hidden=8, **options).double()
+    clamp = CONFIGS[config].get("options", EGNNOptions()).clamp
+    clamp = None if clamp is None else float(scale.median())
+    conv = EGNNConv(4, hidden=8, **_with_clamp(config, clamp)).double()
     conv.load_state_dict(unclamped.state_dict())
     leaves = [data.x, data.pos, data.vel] + ([data.edge_attr] if conv.edge_dim else [])
     for t in leaves:
@@ -131,18 +133,10 @@ def test_fused_pipeline_matches_autograd_reference(
 
 
 @pytest.mark.parametrize("config", list(CONFIGS), ids=list(CONFIGS))
-@pytest.mark.parametrize("chunked", [False, True], ids=["one_chunk", "many_chunks"])
-def test_fused_pipeline_in_float32_matches_float64_reference(
-    random_graph, monkeypatch, config, chunked
-) -> None:
-    """Float32 takes other kernels (oneDNN products, `symml.nn._gemm`, here forced on for every
-    size): 400 edges in one chunk, or 1,200 in chunks of 256 and a remainder of 176."""
-    monkeypatch.setattr(gemm, "_MIN_MACS", 0)
-    if chunked:
-        monkeypatch.setattr(edge_mlp, "_CHUNK_ELEMENTS", 1)
+def test_float32_matches_float64(random_graph, config) -> None:
     torch.manual_seed(6)
     conv = EGNNConv(4, hidden=8, **CONFIGS[config])
-    data = random_graph(300 if chunked else 100, 4, edge_dim=conv.edge_dim, dtype=torch.float64)
+    data = random_graph(100, 4, edge_dim=conv.edge_dim, dtype=torch.float64)
     leaves = [data.x, data.pos, data.vel] + ([data.edge_attr] if conv.edge_dim else [])
     single = [t.float().requires_grad_(True) for t in leaves]
     double = [t.requires_grad_(True) for t in leaves]
@@ -204,10 +198,11 @@ def test_graph_without_edges_keeps_positions() -> None:
 
 def test_state_dict_and_pickle_round_trip(random_graph) -> None:
     torch.manual_seed(5)
-    conv = EGNNConv(4, hidden=8, velocity=True, attention=True)
+    options = EGNNOptions(attention=True)
+    conv = EGNNConv(4, hidden=8, velocity=True, options=options)
     data = random_graph(9, 4)
     expected = _call(conv)(data)
-    again = EGNNConv(4, hidden=8, velocity=True, attention=True)
+    again = EGNNConv(4, hidden=8, velocity=True, options=options)
     buffer = io.BytesIO()
     torch.save(conv.state_dict(), buffer)
     buffer.seek(0)
@@ -266,15 +261,21 @@ def test_bad_inputs_raise_clear_errors(kwargs, match: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("build", "match"),
     [
-        ({"hidden": 0}, r"hidden to be a positive integer \(got 0\)"),
-        ({"out_features": 5}, "out_features must equal in_features"),
-        ({"aggr": "max"}, r"aggr 'sum' or 'mean' \(got 'max'\)"),
-        ({"clamp": -1.0}, r"clamp > 0 or None \(got -1.0\)"),
-        ({"edge_dim": -1}, "edge_dim >= 0"),
+        (lambda: EGNNConv(4, hidden=0), r"hidden to be a positive integer \(got 0\)"),
+        (lambda: EGNNConv(4, 5), "out_features must equal in_features"),
+        (lambda: EGNNOptions(aggr="max"), r"aggr 'sum' or 'mean' \(got 'max'\)"),  # type: ignore[arg-type]
+        (lambda: EGNNOptions(clamp=-1.0), r"clamp > 0 or None \(got -1.0\)"),
+        (lambda: EGNNOptions(attention="yes"), r"attention as True or False \(got 'yes'\)"),  # type: ignore[arg-type]
+        (lambda: EGNNConv(4, edge_dim=-1), "edge_dim >= 0"),
     ],
 )
-def test_bad_construction_raises(kwargs, match: str) -> None:
+def test_bad_construction_raises(build, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        EGNNConv(4, **kwargs)
+        build()
+
+
+def test_options_must_be_egnn_options() -> None:
+    with pytest.raises(TypeError, match=r"expected options as an EGNNOptions.*\(got dict\)"):
+        EGNNConv(4, options={"attention": True})  # type: ignore[arg-type]

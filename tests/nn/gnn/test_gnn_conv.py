@@ -7,7 +7,7 @@ import pickle
 import pytest
 import torch
 
-import symml.nn.gnn._edge_mlp as edge_mlp
+import symml.nn._kernels.edge_ops as edge_ops
 from symml.nn.gnn import GNNConv, fully_connected_graph
 from symml.testing import assert_equivariant
 
@@ -34,7 +34,7 @@ def reference(conv: GNNConv, h, edge_index, edge_attr=None):
 @pytest.mark.parametrize("chunked", [False, True], ids=["one_chunk", "many_chunks"])
 def test_matches_reference_with_gradients(random_graph, monkeypatch, options, chunked) -> None:
     if chunked:
-        monkeypatch.setattr(edge_mlp, "_CHUNK_ELEMENTS", 1)
+        monkeypatch.setattr(edge_ops, "_CHUNK_ELEMENTS", 1)
     torch.manual_seed(0)
     conv = GNNConv(4, hidden=8, **options).double()
     data = random_graph(300 if chunked else 9, 4, edge_dim=conv.edge_dim, dtype=torch.float64)

@@ -1,15 +1,15 @@
 """CPU kernels torch lacks, compiled on first use; every caller keeps a stock-torch fallback.
 
-One kernel so far: `contract_into`, the per-sample small matrix product with the batch innermost
-that `symml.nn.bilinear` runs dozens of times per layer (see ``contract.cpp`` for why stock ops
-are slow at it). The source is compiled once per machine with the system C++ compiler (about a
-second: it includes only ``ATen/Parallel.h``) into ``kernels/`` of symml's cache directory
-(``$SYMML_CACHE_DIR``, default ``~/.cache/symml/cache``), keyed by the source, the torch version,
-the compiler and the CPU, and loaded with ctypes; it runs on torch's own OpenMP threads. The
-library is written atomically and checked before loading (`symml._cache`): a truncated or damaged
-file is reported with a warning naming it, deleted and rebuilt. Without a compiler, on a failed
-build (a warning says why), with ``SYMML_NATIVE=0`` or inside `disabled()`, `contract_into`
-returns False and the caller uses stock torch ops, which compute the same sums.
+One kernel so far: `run_program`, a list of the per-sample small matrix products with the batch
+innermost that the bilinear kernel (`symml.nn._kernels.bilinear`) is made of, in one call (see
+``contract.cpp`` for why stock ops are slow at them). The source is compiled once per machine with
+the system C++ compiler (about a second: it includes only ``ATen/Parallel.h``) into ``kernels/``
+of symml's cache directory (``$SYMML_CACHE_DIR``, default ``~/.cache/symml/cache``), keyed by the
+source, the torch version, the compiler and the CPU, and loaded with ctypes; it runs on torch's
+own OpenMP threads. The library is written atomically and checked before loading (`symml._cache`):
+a truncated or damaged file is reported with a warning naming it, deleted and rebuilt. Without a
+compiler, on a failed build (a warning says why), with ``SYMML_NATIVE=0`` or inside `disabled()`,
+`run_program` returns False and the caller uses stock torch ops, which compute the same sums.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ _lock = threading.Lock()
 _loaded: list[ctypes.CDLL | None] = []  # [the library, or None once loading failed]; [] untried
 _kernels: dict[torch.dtype, Callable[..., None]] = {}  # the contraction per dtype, once loaded
 _enabled = [True]
-_SYMBOLS = ("symml_contract_f32", "symml_contract_f64")
+_SYMBOLS = ("symml_contract_program_f32", "symml_contract_program_f64")
+JOB_FIELDS = 31  # int64 fields per job (contract.cpp)
 
 
 def _cpu_signature() -> str:
@@ -100,7 +101,7 @@ def _open(path: Path) -> ctypes.CDLL:
             fn = getattr(lib, name)
         except AttributeError as err:
             raise CorruptCacheError(f"no symbol {name}") from err
-        fn.argtypes = [ptr, ptr, ptr, ptr, *[i64] * 12]
+        fn.argtypes = [ptr, ptr, i64, i64]
         fn.restype = None
     return lib
 
@@ -149,8 +150,8 @@ def library() -> ctypes.CDLL | None:
             if not _loaded:
                 lib = _load()
                 if lib is not None:
-                    _kernels[torch.float32] = lib.symml_contract_f32
-                    _kernels[torch.float64] = lib.symml_contract_f64
+                    _kernels[torch.float32] = lib.symml_contract_program_f32
+                    _kernels[torch.float64] = lib.symml_contract_program_f64
                 _loaded.append(lib)
     return _loaded[0]
 
@@ -162,42 +163,36 @@ def available() -> bool:
 
 @contextmanager
 def disabled() -> Iterator[None]:
-    """Within the block, `contract_into` declines and callers take their stock-torch path
-    (for tests and benchmarks that compare the two)."""
+    """Within the block, `run_program` declines and callers take their stock-torch path
+    (for tests and benchmarks that compare the two). Nests: leaving the block restores the state
+    it found, so an inner block does not switch the kernel back on inside an outer one."""
+    before = _enabled[0]
     _enabled[0] = False
     try:
         yield
     finally:
-        _enabled[0] = True
+        _enabled[0] = before
 
 
-def contract_into(
-    out: Tensor, x: Tensor, y: Tensor, accumulate: bool, init: Tensor | None = None
-) -> bool:
-    """``out[a, c, n] = base + Σ_k x[a, k, n] · y[k, c, n]`` natively; False if not handled here.
+def run_program(jobs: Tensor, buffers: list[Tensor]) -> bool:
+    """Run a contraction program natively; False if it is not handled here.
 
-    ``base`` is ``init [a, c, n]`` if given, else ``out`` itself with ``accumulate``, else 0.
-    Handled: CPU float32 / float64 tensors of one dtype, all with the batch dimension n of
-    stride 1 (other strides free), ``out`` not overlapping the operands (``init`` may be ``out``).
-    Runs on torch's intra-op threads. Nothing is recorded for autograd (call it where no graph is
-    being built).
+    ``jobs`` is ``[n_jobs, JOB_FIELDS]`` int64 on the CPU (`symml.nn._kernels.contract.Program`
+    lays it out); ``buffers`` are the ``[rows, N]`` tensors its views index, contiguous, one CPU
+    dtype (float32 or float64), one batch size N. Runs on torch's intra-op threads. Nothing is
+    recorded for autograd (call it where no graph is being built).
     """
     if not _loaded:
         library()
-    fn = _kernels.get(out.dtype)
-    if fn is None or not (_enabled[0] and out.is_cpu and x.is_cpu and y.is_cpu):
+    fn = _kernels.get(buffers[0].dtype)
+    if fn is None or not _enabled[0]:
         return False
-    so, sx, sy = out.stride(), x.stride(), y.stride()
-    if so[2] != 1 or sx[2] != 1 or sy[2] != 1 or x.dtype != out.dtype or y.dtype != out.dtype:
-        return False
-    if init is None:
-        init_ptr, si = (out.data_ptr(), so) if accumulate else (0, so)
-    else:
-        si = init.stride()
-        if si[2] != 1 or init.dtype != out.dtype or not init.is_cpu:
+    dtype, n = buffers[0].dtype, buffers[0].shape[1]
+    for b in buffers:
+        if not (b.is_cpu and b.dtype == dtype and b.dim() == 2 and b.shape[1] == n):
             return False
-        init_ptr = init.data_ptr()
-    a, k, n = x.shape
-    fn(out.data_ptr(), init_ptr, x.data_ptr(), y.data_ptr(), a, k, y.shape[1], n,
-       sx[0], sx[1], sy[0], sy[1], so[0], so[1], si[0], si[1])  # fmt: skip
+        if not b.is_contiguous():
+            return False
+    pointers = torch.tensor([b.data_ptr() for b in buffers], dtype=torch.int64)
+    fn(pointers.data_ptr(), jobs.data_ptr(), jobs.shape[0], n)
     return True
