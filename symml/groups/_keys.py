@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from symml.groups.group import Group, IrrepKey
+from symml.groups.group import IrrepKey
 
 
 def is_natural(x: object) -> bool:
@@ -22,8 +22,23 @@ def pair_key(key: IrrepKey) -> tuple[int, int]:
     return key[0], key[1]
 
 
-def need_bandlimit(group: Group, bandlimit: int | None) -> int:
+def need_bandlimit(group: object, bandlimit: int | None) -> int:
     """``bandlimit`` for a group with infinitely many irreps; a ValueError when it is None."""
     if bandlimit is None:
         raise ValueError(f"irrep_keys: {group!r} has infinitely many irreps; pass a bandlimit")
     return bandlimit
+
+
+class FrequencyKeys:
+    """Irrep keys that are integer frequencies ``k >= 0`` without an upper end (SO(2), SO(3)):
+    mixed in before the group's base class, so that these override `Group`'s defaults."""
+
+    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
+        return list(range(need_bandlimit(self, bandlimit) + 1))
+
+    def is_irrep_key(self, key: object) -> bool:
+        return is_natural(key)
+
+    @property
+    def irrep_key_hint(self) -> str:
+        return "expected an integer frequency k >= 0"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from symml.groups._keys import int_key, is_natural, need_bandlimit, pair_key
+from symml.groups._keys import FrequencyKeys, int_key, is_natural, need_bandlimit, pair_key
 from symml.groups._tensors import float_tolerance
 from symml.groups._wigner import so3_generators, wigner_d
 from symml.groups.counterparts import E3nnCounterpart
@@ -172,18 +172,8 @@ class _Rotations3(_MatrixGroup, E3nnCounterpart):
 
 
 @dataclass(frozen=True)
-class SO3(_Rotations3):
+class SO3(FrequencyKeys, _Rotations3):
     """SO(3): rotations of R^3, elements are rotation matrices ``[B, 3, 3]``."""
-
-    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
-        return list(range(need_bandlimit(self, bandlimit) + 1))
-
-    def is_irrep_key(self, key: object) -> bool:
-        return is_natural(key)
-
-    @property
-    def irrep_key_hint(self) -> str:
-        return "expected an integer frequency k >= 0"
 
     def e3nn_irrep(self, key: IrrepKey) -> tuple[int, int]:
         # e3nn's irreps are those of O(3): a rep of SO(3) gets the parity of its vectors, (-1)^l

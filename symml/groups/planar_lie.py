@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from symml.groups._keys import int_key, is_natural, need_bandlimit, pair_key
+from symml.groups._keys import FrequencyKeys, int_key, is_natural, need_bandlimit, pair_key
 from symml.groups._tensors import float_tolerance, wrap_angle
 from symml.groups.counterparts import EscnnCounterpart, EscnnGroupId
 from symml.groups.group import Elements, Group, IrrepKey, _check_same_group
@@ -53,7 +53,7 @@ class _PlanarLieGroup(Group):
 
 
 @dataclass(frozen=True)
-class SO2(_PlanarLieGroup, EscnnCounterpart):
+class SO2(FrequencyKeys, _PlanarLieGroup, EscnnCounterpart):
     """SO(2): rotations of the plane; an element is its angle θ (``[B]`` float, radians)."""
 
     escnn_class = "SO2"
@@ -94,16 +94,6 @@ class SO2(_PlanarLieGroup, EscnnCounterpart):
 
     def rotation_grid(self, steps: int, dtype: torch.dtype | None = None) -> Elements | None:
         return self.element(self._grid_angles(steps, dtype))
-
-    def irrep_keys(self, bandlimit: int | None = None) -> list[IrrepKey]:
-        return list(range(need_bandlimit(self, bandlimit) + 1))
-
-    def is_irrep_key(self, key: object) -> bool:
-        return is_natural(key)
-
-    @property
-    def irrep_key_hint(self) -> str:
-        return "expected an integer frequency k >= 0"
 
     def irrep_matrices(self, key: IrrepKey, data: Tensor) -> Tensor:
         angle = data.double()
