@@ -17,7 +17,7 @@ from symml.data.paths import (
     cache_dir,
     data_dirs,
 )
-from symml.data.registry import build, describe, names, register, splits
+from symml.data.registry import accepted_options, build, describe, names, register, splits
 from symml.data.subsets import nested_order, nested_subsets
 from symml.data.transforms import (
     RandomGroupAction,
@@ -33,6 +33,7 @@ __all__ = [
     "RandomGroupAction",
     "SymmetricDataset",
     "TransformedDataset",
+    "accepted_options",
     "build",
     "cache_dir",
     "data_dirs",

@@ -49,6 +49,11 @@ class SymmetricDataset(Dataset[Any], abc.ABC):
         """Class labels ``[N]`` of a classification dataset (for balanced subsets), else None."""
         return None
 
+    def subsets(self) -> dict[str, Tensor]:
+        """Named boolean masks ``[N]`` over the samples, for test metrics on part of a split
+        (``kind: subset`` transformed tests), e.g. N-body's ``unclipped``; none by default."""
+        return {}
+
     def act(self, g: Elements, sample: Any, *, interpolation: bool = True) -> Any:
         """The sample transformed by one element ``g`` (input and target consistently); ``g``
         may belong to any group that `reps` accepts."""

@@ -143,6 +143,12 @@ class NBodyCharged(SymmetricDataset):
     def __len__(self) -> int:
         return len(self.pos)
 
+    def subsets(self) -> dict[str, Tensor]:
+        """``clipped`` / ``unclipped``: samples whose ground truth the simulator's force
+        clipping touched between the two frames, and the rest (where the task is exactly
+        E(3)-equivariant)."""
+        return {"clipped": self.clipped.clone(), "unclipped": ~self.clipped}
+
     def __getitem__(self, index: int) -> Data:
         return Data(
             pos=self.pos[index],

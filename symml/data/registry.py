@@ -57,8 +57,8 @@ _BUILTIN: dict[str, _Builtin] = {
     "tetris3d": _Builtin(
         "symml.data.tetris",
         "build_tetris3d",
-        "the 8 3-D Tetris shapes (TFN), canonical train, rotated test, chiral holdout",
-        ("train", "test", "holdout_train", "holdout_test"),
+        "the 8 3-D Tetris shapes (TFN), canonical train, rotated val and test, chiral holdout",
+        ("train", "val", "test", "holdout_train", "holdout_val", "holdout_test"),
     ),
     "o5_synthetic": _Builtin(
         "symml.data.synthetic",
@@ -101,6 +101,17 @@ def splits(name: str) -> tuple[str, ...]:
     if name not in _REGISTRY and name not in _BUILTIN:
         raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(names())}")
     return _BUILTIN[name].splits if name in _BUILTIN else ("train", "val", "test")
+
+
+def accepted_options(name: str) -> frozenset[str] | None:
+    """The options dataset ``name``'s builder takes (besides the split); None when it takes any
+    (``**kwargs``)."""
+    if name not in _REGISTRY and name not in _BUILTIN:
+        raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(names())}")
+    params = inspect.signature(_builder(name)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return frozenset(k for k in params if k != "split")
 
 
 def _builder(name: str) -> Builder:

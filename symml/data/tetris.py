@@ -12,11 +12,15 @@ Splits:
   translation ~ U(−3, 3)³ with ``translate``; with ``reflect`` the random element is Haar on
   O(3) instead of SO(3), so half the samples are mirrored, and a mirrored chiral shape is
   labelled as its partner.
+- ``"val"``: ``count`` (default 25) random rotations of each shape from a stream of their own,
+  transformed like ``"test"``: the validation split on which learning rates are chosen, so the
+  test split is read once.
 - ``"holdout_train"`` / ``"holdout_test"``: e3nn's chirality test (`examples/tetris.py`): train
   on the canonical poses of shapes 1–7 only (shape 0, one member of the mirror pair, is never
   seen), test on random rotations of all 8 shapes. Only a model that is equivariant to
   reflections with a parity-odd output can label the held-out shape 0 (``labels == 0``)
-  correctly: it is the mirror image of shape 1.
+  correctly: it is the mirror image of shape 1. ``"holdout_val"``: random rotations of the
+  seven training shapes only (shape 0 stays unseen until the test).
 
 Samples are torch-geometric ``Data``, listed round-robin over the shapes (sample ``i`` is a copy of
 shape ``i mod 8``, or of ``HOLDOUT_SHAPES[i mod 7]``), so every prefix is class-balanced.
@@ -53,8 +57,11 @@ NAMES = ("chiral_1", "chiral_2", "square", "line", "corner", "L", "T", "zigzag")
 NUM_CLASSES = 8
 CHIRAL_PAIR = (0, 1)
 HOLDOUT_SHAPES = tuple(range(1, NUM_CLASSES))  # e3nn trains without shape 0
-SPLITS = ("train", "test", "holdout_train", "holdout_test")
-DEFAULT_COUNTS = {"train": 1, "test": 25, "holdout_train": 1, "holdout_test": 25}
+# new splits go last: a split's index seeds its random stream
+SPLITS = ("train", "test", "holdout_train", "holdout_test", "val", "holdout_val")
+DEFAULT_COUNTS = {
+    "train": 1, "test": 25, "holdout_train": 1, "holdout_test": 25, "val": 25, "holdout_val": 25
+}  # fmt: skip
 TRANSLATION_RANGE = 3.0  # TFN's notebook draws translations from U(-3, 3)^3
 
 
@@ -86,11 +93,13 @@ class Tetris3D(SymmetricDataset):
     `SymmetricDataset.act` accepts only invariant integer labels).
 
     Args:
-        split: ``"train"``, ``"test"``, ``"holdout_train"`` or ``"holdout_test"`` (module doc).
-        count: copies of each shape (default 1 for the training splits, 25 for the test ones).
+        split: ``"train"``, ``"val"``, ``"test"``, ``"holdout_train"``, ``"holdout_val"`` or
+            ``"holdout_test"`` (module doc).
+        count: copies of each shape (default 1 for the training splits, 25 for the others).
         seed: seed of the random rotations, translations and reflections.
-        translate: add a translation ~ U(−3, 3)³ (test splits only).
-        reflect: draw the random element from O(3) instead of SO(3) (test splits only).
+        translate: add a translation ~ U(−3, 3)³ (validation and test splits only).
+        reflect: draw the random element from O(3) instead of SO(3) (validation and test
+            splits only).
         dtype: float dtype of ``pos`` and ``x`` (the poses are computed in float64).
 
     Shapes:
@@ -123,14 +132,15 @@ class Tetris3D(SymmetricDataset):
             raise ValueError(f"tetris3d: expected seed to be an integer (got {seed!r})")
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise ValueError(f"tetris3d: expected a floating dtype for pos (got {dtype!r})")
-        random = split.endswith("test")
+        random = not split.endswith("train")
         if (translate or reflect) and not random:
             raise ValueError(
                 f"tetris3d: translate/reflect transform the test splits, but split is {split!r} "
                 "(canonical poses); augment training data with symml.data.RandomGroupAction"
             )
         self.split, self.count, self.seed = split, count, seed
-        shapes = HOLDOUT_SHAPES if split == "holdout_train" else tuple(range(NUM_CLASSES))
+        held_out = split in ("holdout_train", "holdout_val")
+        shapes = HOLDOUT_SHAPES if held_out else tuple(range(NUM_CLASSES))
         index = torch.tensor(shapes).repeat(count)
         pos = SHAPES[index]
         labels = index.clone()

@@ -42,11 +42,14 @@ def tensor_power(v: Rep, rank: int) -> Rep:
 def uniform_rep(group: Group, channels: int) -> Rep:
     """A hidden representation of dimension ``channels`` spread evenly over tensor ranks.
 
-    The rule (emlp's "uniform" heuristic, restated): take the largest rank R with
-    ``(R + 1)·d^R <= channels`` (d = dim V); give each rank 0..R an equal share ``channels/(R+1)``
-    of the dimensions, as ``⌊share/d^r⌋`` copies of ``V^{⊗r}``; fill what is left with scalars.
-    Every rank carries the same number of numbers, so no tensor order dominates the width, and the
+    emlp's "uniform" heuristic (Finzi et al. 2021), restated: with d = dim V, let R be the
+    largest rank with ``(R + 1)·d^R <= c`` for the c channels left; add ``d^(R−r)`` copies of
+    ``V^{⊗r}`` for each rank r = 0..R (every rank gets d^R numbers), take those ``(R + 1)·d^R``
+    channels from c, and repeat until none are left (the last rounds add scalars). Every rank
+    carries about the same number of numbers, so no tensor order dominates the width, and the
     bilinear layer finds the sources it needs (rank r+s fields for the V^r → V^s blocks).
+    384 channels give O(3) 102 scalars, 34 vectors, 11 matrices and 3 rank-3 tensors, and O(5)
+    134 / 25 / 5 (scalars / vectors / matrices), as emlp's models have.
 
     Example:
         >>> from symml.groups import O
@@ -64,12 +67,16 @@ def uniform_rep(group: Group, channels: int) -> Rep:
             "pass the hidden representation explicitly (e.g. hidden=8 * regular(G))"
         ) from err
     d = v.dim
-    top = 0
-    while (top + 2) * d ** (top + 1) <= channels:
-        top += 1
-    share = channels // (top + 1)
-    counts = [share // d**r for r in range(top + 1)]
-    counts[0] += channels - sum(c * d**r for r, c in enumerate(counts))
+    counts: list[int] = []
+    left = channels
+    while left > 0:
+        top = 0
+        while (top + 2) * d ** (top + 1) <= left:
+            top += 1
+        counts += [0] * (top + 1 - len(counts))
+        for r in range(top + 1):
+            counts[r] += d ** (top - r)
+        left -= (top + 1) * d**top
     return sum_reps([c * tensor_power(v, r) for r, c in enumerate(counts) if c])
 
 

@@ -77,6 +77,18 @@ def resolve_budget(trainer: TrainerConfig, train_size: int, steps_per_epoch: int
         steps = rule_budget.steps
         epochs = math.ceil(steps / spe)
         rule = f"{steps:,} optimizer steps at every training size"
+    elif rule_budget.epochs_by_size is not None:
+        table = rule_budget.epochs_by_size
+        if train_size not in table:
+            raise ValueError(
+                f"trainer.budget.epochs_by_size has no entry for training size {train_size:,} "
+                f"(it lists {', '.join(f'{n:,}' for n in sorted(table))}); add one"
+            )
+        epochs = table[train_size]
+        steps = epochs * spe
+        rule = "epochs per training size: " + ", ".join(
+            f"{n:,}: {e:,}" for n, e in sorted(table.items())
+        )
     else:
         assert rule_budget.samples is not None  # BudgetConfig guarantees one rule
         cap = rule_budget.max_epochs or math.inf

@@ -14,7 +14,7 @@ import copy
 import hashlib
 import itertools
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 import yaml
@@ -89,22 +89,31 @@ class BudgetConfig(Strict):
 
     ``steps``: the same number of optimizer steps at every N (a fair comparison across models
     and sizes); ``samples``: ``epochs = min(samples / N, max_epochs)`` (emlp's rule, e.g.
-    ``samples: 900000, max_epochs: 1000``). ``evaluations``: validation evaluations spread
-    evenly over the budget (the learning curve's points and early stopping's clock).
+    ``samples: 900000, max_epochs: 1000``); ``epochs_by_size``: a published table of epochs
+    per training size (EGNN's data-efficiency sweep, ``{100: 2000, 200: 2000, ...}``).
+    ``evaluations``: validation evaluations spread evenly over the budget (the learning curve's
+    points and early stopping's clock).
     """
 
     steps: int | None = Field(None, ge=1)
     samples: int | None = Field(None, ge=1)
     max_epochs: int | None = Field(None, ge=1)
+    epochs_by_size: dict[int, Annotated[int, Field(ge=1)]] | None = None
     evaluations: int = Field(50, ge=1)
 
     @model_validator(mode="after")
     def _one_rule(self) -> BudgetConfig:
-        if (self.steps is None) == (self.samples is None):
+        rules = {
+            "steps": self.steps,
+            "samples": self.samples,
+            "epochs_by_size": self.epochs_by_size,
+        }
+        if sum(value is not None for value in rules.values()) != 1:
+            given = ", ".join(f"{k}={v}" for k, v in rules.items() if v is not None) or "none"
             raise ValueError(
-                "set exactly one of steps (equal optimizer steps at every training size) or "
-                f"samples (epochs = min(samples / N, max_epochs)); got steps={self.steps}, "
-                f"samples={self.samples}"
+                "set exactly one of steps (equal optimizer steps at every training size), "
+                "samples (epochs = min(samples / N, max_epochs)) or epochs_by_size (a table "
+                f"{{N: epochs}}); got {given}"
             )
         if self.max_epochs is not None and self.samples is None:
             raise ValueError("max_epochs goes with samples (epochs = min(samples / N, max_epochs))")
@@ -162,20 +171,34 @@ class TrainerConfig(Strict):
 
 
 class ModelConfig(Strict):
-    """A registered model (`symml.models.names()`) and its options."""
+    """A registered model (`symml.models.names()`) and its options; ``label`` names its line in
+    reports when one sweep holds two variants of a model (``emlp`` on O(5) and on SO(5))."""
 
     name: str
     options: dict[str, Any] = {}
+    label: str | None = Field(None, min_length=1)
 
 
 class TransformedTestConfig(Strict):
-    """A transformed test set: each sample moved by a random element (``random``), or the whole
-    set at each of ``steps`` angles of a planar group (``grid``: error vs angle)."""
+    """A transformed test set: each sample moved by a random element (``random``), the whole
+    set at each of ``steps`` angles of a planar group (``grid``: error vs angle), or the test
+    samples in one of the dataset's named subsets, unmoved (``subset``, e.g. N-body's
+    ``unclipped``: see the dataset's ``subsets()``)."""
 
     name: str
-    kind: Literal["random", "grid"] = "random"
+    kind: Literal["random", "grid", "subset"] = "random"
     group: str | None = None  # a group name (`group_from_name`); None: the dataset's group
     steps: int = Field(12, ge=2)
+    subset: str | None = None  # kind subset: the name of one of the dataset's `subsets()`
+
+    @model_validator(mode="after")
+    def _subset_named(self) -> TransformedTestConfig:
+        if (self.kind == "subset") != (self.subset is not None):
+            raise ValueError(
+                f"transformed test {self.name!r}: `subset` names the dataset's subset and goes "
+                "with kind: subset (and only with it)"
+            )
+        return self
 
 
 class DataConfig(Strict):
@@ -231,8 +254,9 @@ class RunConfig(Strict):
 
     @property
     def label(self) -> str:
-        """Display name of the model line in reports: the model, ``+aug`` when augmented."""
-        return self.model.name + ("+aug" if self.data.augment else "")
+        """Display name of the model line in reports: the model's label (default: its name),
+        ``+aug`` when augmented."""
+        return (self.model.label or self.model.name) + ("+aug" if self.data.augment else "")
 
     def candidates(self) -> list[dict[str, Any]]:
         """Every combination of the ``tune`` values (``[{}]`` when nothing is tuned)."""
@@ -312,6 +336,14 @@ def validate(raw: dict[str, Any]) -> RunConfig:
             f"{', '.join(symml_data.names())}"
         )
     _check_model_options(config.model)
+    budget, size = config.trainer.budget, config.data.train_size
+    table = budget.epochs_by_size if budget is not None else None
+    if table is not None and size is not None and size not in table:
+        listed = ", ".join(f"{n:,}" for n in sorted(table))
+        raise ConfigError(
+            f"trainer.budget.epochs_by_size has no entry for training size {size:,} "
+            f"(it lists {listed}); add one or change data.train_size"
+        )
     return config
 
 

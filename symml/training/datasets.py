@@ -132,6 +132,24 @@ def _probe(test: Any, size: int | None) -> Any:
     return _View(test, nested_order(len(test), test.labels, 0)[:size].tolist())
 
 
+def _named_subset(test: Any, name: str, dataset: str) -> _View:
+    """The samples of ``test`` (the whole test split or a `_View` of it) in the dataset's
+    subset ``name`` (`SymmetricDataset.subsets`), in the order of ``test``."""
+    base, indices = (test._base, test.indices) if isinstance(test, _View) else (test, None)
+    masks = base.subsets()
+    if name not in masks:
+        known = ", ".join(sorted(masks)) or "none"
+        raise ValueError(
+            f"data.transformed_tests: dataset {dataset!r} has no subset {name!r} (its subsets: "
+            f"{known}); name one of them or remove that test"
+        )
+    inside = masks[name].tolist()
+    order = indices if indices is not None else range(len(base))
+    stats = test.stats if isinstance(test, _View) else None
+    standardize_target = test.standardize_target if isinstance(test, _View) else True
+    return _View(base, [i for i in order if inside[i]], stats, standardize_target)
+
+
 def build_run_data(config: DataConfig, seed: int) -> RunData:
     """Build every split of a run from its data config (``seed`` picks the training subset)."""
     train_full = _split(config, config.train_split)
@@ -154,7 +172,9 @@ def build_run_data(config: DataConfig, seed: int) -> RunData:
     probe = _probe(test, config.transformed_size)
     for spec in config.transformed_tests:
         group = group_from_name(spec.group) if spec.group else test.group
-        if spec.kind == "random":
+        if spec.kind == "subset":
+            transformed[spec.name] = _named_subset(test, spec.subset or "", config.name)
+        elif spec.kind == "random":
             transformed[spec.name] = random_test_set(probe, group, seed=1)
         elif not group.is_finite:  # a continuous group: a curve over the angle grid
             for name, ds in grid_test_sets(probe, group, steps=spec.steps).items():

@@ -1,8 +1,10 @@
-"""Metrics of a model on a dataset: the task loss, the task metric in raw target units, and the
-trained model's equivariance error."""
+"""Metrics of a model on a dataset: the task loss, the task metric in raw target units, the
+trained model's equivariance error and its forward time."""
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -78,6 +80,39 @@ def evaluate(
         if advance is not None:
             advance(int(batch.num_graphs) if data.is_graph else int(target.shape[0]))
     return total / max(count, 1)
+
+
+@torch.no_grad()
+def forward_seconds(
+    model: nn.Module,
+    dataset: Any,
+    data: RunData,
+    batch_size: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    repeats: int = 10,
+) -> tuple[float, int]:
+    """``(seconds, samples)``: the median wall time of one forward pass of ``model`` (eval mode,
+    no gradients) on the first ``batch_size`` samples of ``dataset``, after two warm-up passes;
+    the forward-time column of a comparison (EGNN's Table 2 times a batch of 100)."""
+    model.eval()
+    batch = next(iter(loader(dataset, batch_size, shuffle=False, seed=0, is_graph=data.is_graph)))
+    inputs, target = to_device(batch, device, dtype, data.is_graph)
+    samples = int(batch.num_graphs) if data.is_graph else int(target.shape[0])
+
+    def wait() -> None:  # kernels on an accelerator run asynchronously: time their completion
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    times = []
+    for i in range(repeats + 2):
+        wait()
+        start = time.perf_counter()
+        model(inputs)
+        wait()
+        if i >= 2:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times), samples
 
 
 def equivariance(model: nn.Module, data: RunData, samples: int, dtype: torch.dtype) -> float | None:

@@ -31,7 +31,7 @@ from symml import models as symml_models
 from symml.training.budget import Budget
 from symml.training.config import RunConfig
 from symml.training.datasets import RunData, build_run_data
-from symml.training.evaluation import METRIC_UNITS, equivariance, evaluate
+from symml.training.evaluation import METRIC_UNITS, equivariance, evaluate, forward_seconds
 from symml.training.fit import (
     COLUMNS,
     Context,
@@ -240,6 +240,7 @@ class _Metrics:
     transformed: dict[str, float]
     angle_curves: dict[str, list[list[float]]]
     equivariance_error: float | None
+    forward: tuple[float, int]  # (median seconds of one forward pass, samples in its batch)
     seconds: float
 
 
@@ -272,7 +273,11 @@ def _test(config: RunConfig, data: RunData, model: nn.Module, ctx: Context) -> _
         }
         progress.update(bar, status="equivariance")
         error = equivariance(model, data, config.trainer.equivariance_samples, ctx.dtype)
-    return _Metrics(test, transformed, curves, error, time.perf_counter() - start)
+        progress.update(bar, status="forward time")
+        forward = forward_seconds(
+            model, data.test, data, config.trainer.batch_size, ctx.device, ctx.dtype
+        )
+    return _Metrics(test, transformed, curves, error, forward, time.perf_counter() - start)
 
 
 def _result(
@@ -313,6 +318,8 @@ def _result(
         transformed_size=data.transformed_size,
         angle_curves=metrics.angle_curves,
         equivariance_error=metrics.equivariance_error,
+        forward_seconds=metrics.forward[0],
+        forward_batch=metrics.forward[1],
         parameters=symml_models.parameter_count(model),
         wall_time_s=fit.train_seconds + fit.eval_seconds,
         train_seconds=fit.train_seconds,

@@ -70,7 +70,9 @@ def _mean(summary: Summary | None) -> str:
     return "" if summary is None else repr(summary.mean)
 
 
-def _md_table(header: list[str], align: str, body: list[list[str]]) -> list[str]:
+def markdown_table(header: list[str], align: str, body: list[list[str]]) -> list[str]:
+    """A markdown table's lines; ``align`` has one ``l`` or ``r`` per column."""
+
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -130,7 +132,7 @@ def to_markdown(
         header, body = main_table(group)
         lines += ["", f"## {dataset}", "", *budget_lines(group), ""]
         lines += [f"Metric: test {metric}, lower is better.", ""]
-        lines += _md_table(header, _MAIN_ALIGN, body)
+        lines += markdown_table(header, _MAIN_ALIGN, body)
         if flagged := not_converged_lines(group):
             lines += ["", *flagged]
         lines += ["", f"![data efficiency on {dataset}](data_efficiency_{stem}.png)", ""]
@@ -147,10 +149,10 @@ def to_markdown(
         if tuning := tuning_table(group):
             header, align, body = tuning
             lines += [f"### Tuning on {dataset}", "", _TUNING_NOTE, ""]
-            lines += [*_md_table(header, align, body), ""]
+            lines += [*markdown_table(header, align, body), ""]
         header, body = generalization_table(group)
         lines += [f"### Generalization on {dataset}", "", "Largest training set per model.", ""]
-        lines += _md_table(header, "llr" + "l" * (len(header) - 3), body)
+        lines += markdown_table(header, "llr" + "l" * (len(header) - 3), body)
         if any(r.transformed for r in group):
             lines += ["", f"![generalization on {dataset}](generalization_{stem}.png)"]
         if any(r.angle_curves for r in group):
@@ -173,6 +175,7 @@ def to_csv(rows: list[ReportRow]) -> str:
     header += [f"{s}_{part}" for s in stats for part in ("mean", "std", "n")]
     header += ["wall_time_s_mean", "throughput_mean", "budget_rule", "steps_mean", "tuned"]
     header += ["not_converged", "train_seconds_mean", "eval_seconds_mean", "metric_units"]
+    header += ["forward_seconds_mean", "forward_batch"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -188,7 +191,7 @@ def to_csv(rows: list[ReportRow]) -> str:
         tuned = tuned_cell(r)
         cells += [r.budget.rule if r.budget else "", _mean(r.steps), "" if tuned == NONE else tuned]
         cells += [len(r.not_converged), _mean(r.train_seconds), _mean(r.eval_seconds)]
-        cells += [r.metric_units or ""]
+        cells += [r.metric_units or "", _mean(r.forward_seconds), r.forward_batch or ""]
         writer.writerow(cells)
     return out.getvalue()
 
@@ -366,6 +369,7 @@ __all__ = [
     "collect",
     "generalization_table",
     "main_table",
+    "markdown_table",
     "to_csv",
     "to_markdown",
     "values_text",

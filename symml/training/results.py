@@ -111,6 +111,8 @@ class ReportRow:
     convergence: tuple[str, ...] = ()
     train_seconds: Summary | None = None
     eval_seconds: Summary | None = None
+    forward_seconds: Summary | None = None  # one forward pass on a batch of `forward_batch`
+    forward_batch: int | None = None
 
     @property
     def metric_name(self) -> str:
@@ -266,6 +268,8 @@ def _row(results: list[RunResult]) -> ReportRow:
         convergence=tuple(r.convergence for r in results),
         train_seconds=_summary([r.train_seconds for r in results]),
         eval_seconds=_summary([r.eval_seconds for r in results]),
+        forward_seconds=_summary([r.forward_seconds for r in results]),
+        forward_batch=first.forward_batch,
     )
 
 

@@ -101,6 +101,9 @@ class RunResult(BaseModel):
     train_seconds: FiniteFloat | None = Field(None, ge=0)
     eval_seconds: FiniteFloat | None = Field(None, ge=0)
     transformed_size: int | None = Field(None, ge=1)  # test samples of the transformed sets
+    # median seconds of one forward pass (eval mode) on a batch of `forward_batch` test samples
+    forward_seconds: FiniteFloat | None = Field(None, ge=0)
+    forward_batch: int | None = Field(None, ge=1)
 
     @classmethod
     def from_dict(cls, raw: Any, where: str) -> RunResult:

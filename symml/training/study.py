@@ -35,12 +35,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.console import Console
 
-from symml.data import DataNotFoundError
-from symml.training.config import ConfigError, describe_errors
-from symml.training.config_files import read_yaml
+from symml.data import DataNotFoundError, accepted_options
+from symml.training.config import ConfigError, RunConfig, describe_errors, set_path, validate
+from symml.training.config_files import load, load_sweep, read_yaml
 from symml.training.report import write_report
 from symml.training.rundir import write_atomic
-from symml.training.sweep import RunsFailed, sweep_and_report
+from symml.training.study_results import RESULTS_FILE, update_file
+from symml.training.sweep import RunsFailed, expand, sweep_and_report
 
 # what a record keeps of a finished run: enough to rebuild the report and to audit the run
 RECORD_FILES = ("config.yaml", "manifest.json", "metrics.jsonl", "result.json")
@@ -96,6 +97,51 @@ class Study:
     def records(self, budget: str) -> Path:
         """Where the run records of ``budget`` are kept: ``experiments/<study>/runs/<budget>``."""
         return self.folder / "runs" / budget
+
+
+# one optimizer step on a handful of samples: enough to build every model, dataset, tuning
+# candidate and test set of a sweep and to write a record, in seconds
+DEBUG_OVERRIDES = (
+    "trainer.max_steps=1",
+    "trainer.device=cpu",
+    "trainer.progress=false",
+    "data.val_size=8",
+    "data.test_size=8",
+    "data.transformed_size=4",
+)  # and at most 16 training samples (`_debug_sized`), set after the grid is expanded
+
+
+def debug_configs(study: Study, budget: str) -> list[RunConfig]:
+    """One run per (sweep, model label) of ``budget`` (its smallest training size, first
+    seed), shrunk by `DEBUG_OVERRIDES` to one optimizer step on at most 16 samples: a check
+    that every sweep of a study runs before hours are spent on it (the test suite trains
+    each)."""
+    chosen = study.budget(budget)
+    picked: dict[tuple[str, str], RunConfig] = {}
+    for sweep in chosen.sweeps:
+        raw, _ = load(sweep, (*chosen.overrides, *DEBUG_OVERRIDES))
+        for config in expand(raw, load_sweep(raw)):
+            key = (sweep.name, config.label)
+            smallest = picked.get(key)
+            size = config.data.train_size or 0
+            if smallest is None or size < (smallest.data.train_size or 0):
+                picked[key] = config
+    return [_debug_sized(config) for config in picked.values()]
+
+
+def _debug_sized(config: RunConfig) -> RunConfig:
+    """``config`` on at most 16 training samples; a dataset that generates its splits (one with
+    a ``size`` option, like N-body) generates only 16 samples per split, not its whole pool.
+    Every tuning candidate is validated, and the first one trains (through the tuning path)."""
+    for values in config.candidates():
+        config.with_values(values)
+    raw = config.model_dump()
+    if config.data.train_size is not None:
+        raw = set_path(raw, "data.train_size", min(config.data.train_size, 16))
+    raw["tune"] = {key: values[:1] for key, values in config.tune.items()}
+    if "size" in (accepted_options(config.data.name) or ()):
+        raw = set_path(raw, "data.options.size", 16)
+    return validate(raw)
 
 
 def _override_text(key: str, value: Any) -> str:
@@ -230,6 +276,13 @@ def reproduce(
         added = keep_records(root, records)
         console.print(f"recorded {added} new runs in {records}")
         source, report_dir = records, study.folder / "results" / chosen.name
+        root = study.folder.parent.parent  # experiments/<study> -> the repository
+        for path, folder in [
+            (study.folder / RESULTS_FILE, study.folder),
+            (root / "README.md", root),
+        ]:
+            if update_file(path, folder):
+                console.print(f"generated tables in {path} rebuilt from the records")
     try:
         write_report(source, report_dir, console)
     except ValueError:

@@ -149,6 +149,19 @@ def test_holdout_protocol() -> None:
     assert not torch.allclose(test.pos, Tetris3D("test", count=3).pos)
 
 
+def test_validation_splits_are_rotated_draws_of_their_own() -> None:
+    val, test = Tetris3D("val", count=3), Tetris3D("test", count=3)
+    assert val.labels.tolist() == test.labels.tolist() and len(val) == 24
+    assert not torch.allclose(val.pos, test.pos)  # an independent stream: no test sample reused
+    # each is a rotation of its canonical shape: same pairwise distances
+    torch.testing.assert_close(
+        torch.cdist(val.pos, val.pos), torch.cdist(*[SHAPES[val.labels].float()] * 2)
+    )
+    held = Tetris3D("holdout_val", count=2)
+    assert 0 not in held.labels and sorted(set(held.labels.tolist())) == list(HOLDOUT_SHAPES)
+    assert len(Tetris3D("val")) == 200 and len(Tetris3D("val", translate=True, reflect=True)) == 200
+
+
 def test_sample_schema_and_batching() -> None:
     ds = Tetris3D("test", count=2)
     sample = ds[3]
@@ -228,7 +241,7 @@ def test_registry_builds_tetris() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"split": "val"}, r"unknown split 'val'; expected one of"),
+        ({"split": "valid"}, r"unknown split 'valid'; expected one of"),
         ({"count": 0}, r"expected count to be a positive integer \(got 0\)"),
         ({"seed": 1.5}, r"expected seed to be an integer \(got 1.5\)"),
         ({"dtype": torch.long}, r"expected a floating dtype for pos"),

@@ -63,6 +63,9 @@ def test_uniform_rep_spreads_channels_over_ranks() -> None:
     text = str(rep)
     assert text.startswith("134 * irrep") and "25 * standard" in text and "5 * tensor" in text
     assert uniform_rep(O(3), 10).dim == 10
+    # emlp's allocation for the inertia model: 102 scalars, 34 vectors, 11 matrices, 3 rank-3
+    counts = [int(part.split(" * ")[0]) for part in str(uniform_rep(O(3), 384)).split(" + ")]
+    assert counts == [102, 34, 11, 3]
 
 
 def test_uniform_rep_needs_a_standard_rep() -> None:

@@ -88,11 +88,27 @@ def test_an_epochs_rule_of_the_training_size_is_resolved_per_run(tmp_path: Path)
     assert result.budget.rule == "epochs = min(48 / N, 2)"
 
 
+def test_a_published_epochs_table_gives_each_training_size_its_epochs(tmp_path: Path) -> None:
+    table = {16: 3, 32: 1}
+    for size, steps in [(16, 6), (32, 4)]:
+        config = _config(
+            data={"train_size": size, "val_size": 16, "test_size": 16},
+            trainer={"batch_size": 8, "budget": {"epochs_by_size": table, "evaluations": 2}},
+        )
+        result = train(config, tmp_path)
+        assert (result.budget.epochs, result.steps) == (table[size], steps)
+        assert result.budget.rule == "epochs per training size: 16: 3, 32: 1"
+    with pytest.raises(ConfigError, match=r"no entry for training size 24 \(it lists 16, 32\)"):
+        trainer = {**TINY["trainer"], "budget": {"epochs_by_size": table}}
+        validate({**TINY, "trainer": trainer, "data": {**TINY["data"], "train_size": 24}})
+
+
 @pytest.mark.parametrize(
     ("budget", "message"),
     [
         ({}, "set exactly one of steps"),
         ({"steps": 10, "samples": 100}, "set exactly one of steps"),
+        ({"steps": 10, "epochs_by_size": {100: 3}}, "set exactly one of steps"),
         ({"steps": 10, "max_epochs": 3}, "max_epochs goes with samples"),
     ],
 )
