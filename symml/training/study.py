@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from symml.data import DataNotFoundError, accepted_options
 from symml.training.config import ConfigError, RunConfig, describe_errors, set_path, validate
 from symml.training.config_files import load, load_sweep, read_yaml
 from symml.training.report import write_report
+from symml.training.run_result import RunResult
 from symml.training.rundir import write_atomic
 from symml.training.study_results import RESULTS_FILE, update_file
 from symml.training.sweep import RunsFailed, expand, sweep_and_report
@@ -268,13 +270,21 @@ def reproduce(
     restored = restore_records(records, root) if reuse_records else 0
     if restored:
         console.print(f"reusing {restored} recorded runs from {records}")
+    # with --record each run is recorded as soon as it finishes: a sitting cut short (a session
+    # that ends, a killed process) keeps every run it finished
+    recorded = [0]
+
+    def keep(_: RunResult) -> None:
+        recorded[0] += keep_records(root, records)
+
     failed = _run_sweeps(
-        study.name, chosen, (*chosen.overrides, *overrides), root, workers, console
-    )
+        study.name, chosen, (*chosen.overrides, *overrides), root, workers, console,
+        keep if record else None,
+    )  # fmt: skip
     source, report_dir = root, root / "report"
     if record:
-        added = keep_records(root, records)
-        console.print(f"recorded {added} new runs in {records}")
+        recorded[0] += keep_records(root, records)
+        console.print(f"recorded {recorded[0]} new runs in {records}")
         source, report_dir = records, study.folder / "results" / chosen.name
         root = study.folder.parent.parent  # experiments/<study> -> the repository
         for path, folder in [
@@ -302,16 +312,18 @@ def _run_sweeps(
     root: Path,
     workers: int | None,
     console: Console,
+    on_finished: Callable[[RunResult], None] | None = None,
 ) -> dict[str, str]:
     """Each sweep of ``budget`` (one whose dataset files are missing is skipped with a note);
-    the failed runs of all of them."""
+    the failed runs of all of them. ``on_finished`` sees each run as it finishes."""
     ran_any, failed = False, dict[str, str]()
     for sweep in budget.sweeps:
         console.rule(f"{name}: {sweep.name}")
         try:
             failed |= sweep_and_report(
-                sweep, overrides, root, console, workers=workers, report=False
-            )
+                sweep, overrides, root, console, workers=workers, report=False,
+                on_finished=on_finished,
+            )  # fmt: skip
             ran_any = True
         except DataNotFoundError as err:
             console.print(f"[yellow]skipped {sweep.name}: {err}[/yellow]", soft_wrap=True)

@@ -125,9 +125,7 @@ def _equivariance(rows: list[ReportRow], _: dict[str, str]) -> list[str]:
     labels = sorted({r.label for r in rows})
     cell = {(r.label, r.train_size): r.equivariance_error for r in rows}
     header = ["model", *(f"N = {n:,}" for n in sizes)]
-    body = [
-        [label] + [_error_cell(cell.get((label, n))) for n in sizes] for label in labels
-    ]
+    body = [[label] + [_error_cell(cell.get((label, n))) for n in sizes] for label in labels]
     return [
         "Relative equivariance error of each trained model on test inputs (mean over seeds).",
         "",

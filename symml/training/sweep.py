@@ -206,9 +206,11 @@ def run_sweep(
     launcher: str | None = None,
     retry_failed: bool = False,
     console: Console | None = None,
+    on_finished: Callable[[RunResult], None] | None = None,
 ) -> SweepOutcome:
     """Run every pending run of the sweep described by ``raw`` (an experiment config with a
-    ``sweep`` grid and an optional ``launcher``); returns all finished results."""
+    ``sweep`` grid and an optional ``launcher``); returns all finished results. ``on_finished``
+    is called with each run's result as soon as that run finishes (a study records it then)."""
     console = console or Console()
     sweep = load_sweep(raw)
     settings = _launcher(sweep.launcher, workers, launcher)
@@ -251,6 +253,8 @@ def run_sweep(
                 outcome.results.append(result)
                 outcome.ran += 1
                 last = f"{result.label} n={result.train_size}: {result.test:.4g}"
+                if on_finished is not None:
+                    on_finished(result)
             else:
                 outcome.failed[outcome_of_run["run_id"]] = outcome_of_run["error"]
                 last = "failed: " + outcome_of_run["error"][:60]
@@ -285,6 +289,7 @@ def sweep_and_report(
     launcher: str | None = None,
     retry_failed: bool = False,
     report: bool = True,
+    on_finished: Callable[[RunResult], None] | None = None,
 ) -> dict[str, str]:
     """Run the sweep of the experiment file ``config`` (`run_sweep`) and print its runs, each
     failure with its folder, and the counts; then, with ``report``, write and print the report
@@ -292,7 +297,7 @@ def sweep_and_report(
     raw, resolved = load(config, overrides)
     outcome = run_sweep(
         raw, runs_root, workers=workers, launcher=launcher, retry_failed=retry_failed,
-        console=console,
+        console=console, on_finished=on_finished,
     )  # fmt: skip
     if outcome.results:
         console.print(runs_table(outcome.results))

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
 from symml.cli import app
@@ -18,7 +19,9 @@ from symml.training import datasets as run_datasets
 from symml.training.budget import judge_convergence
 from symml.training.config import validate
 from symml.training.config_files import load_sweep
+from symml.training import sweep as sweep_module
 from symml.training.fit import build_model
+from symml.training.study import reproduce, study_named
 from symml.training.sweep import expand
 
 from .conftest import TINY, write_experiment
@@ -274,6 +277,27 @@ def test_records_let_a_fresh_clone_reproduce_without_training(
     assert again.exit_code == 0, again.output
     assert "reusing 2 recorded runs" in again.output and "0 runs trained now" in again.output
     assert report.read_text() == text  # the report is rebuilt from the records alone
+
+
+def test_a_sitting_cut_short_keeps_the_records_of_the_runs_it_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = _study(tmp_path)
+    monkeypatch.setenv("SYMML_EXPERIMENTS_DIR", str(tmp_path / "experiments"))
+    real_run_one, calls = sweep_module.run_one, []
+
+    def interrupted_after_one(*args: Any) -> dict[str, Any]:
+        calls.append(args)
+        if len(calls) == 2:  # the session ends while the second run trains
+            raise KeyboardInterrupt
+        return real_run_one(*args)
+
+    monkeypatch.setattr(sweep_module, "run_one", interrupted_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce(
+            study_named("small"), "cpu", tmp_path / "runs", Console(quiet=True), record=True
+        )
+    assert len(list((study / "runs" / "cpu").glob("vectors/*/result.json"))) == 1
 
 
 def test_a_named_budget_applies_its_overrides(
