@@ -78,6 +78,22 @@ class DigitImages(SymmetricDataset):
         """Class labels ``[N]`` long."""
         return self._labels
 
+    def stats(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(x_mean, x_std, 0, 1)``: the mean and standard deviation of all pixels of this
+        split (in [0, 1] units), one scalar each, as Cohen & Welling preprocess MNIST-rot:
+        scalars keep every planar symmetry of the images. The labels are class indices, which
+        the engine never standardizes (the last two entries are there for the common shape)."""
+        total = square = 0.0
+        for start in range(0, len(self), 8192):  # in blocks: 60k float64 images are 376 MB
+            block = self.images(slice(start, start + 8192)).double()
+            total += float(block.sum())
+            square += float(block.pow(2).sum())
+        count = self.pixels.numel()
+        mean = total / count
+        std = max(square / count - mean * mean, 0.0) ** 0.5
+        scalars = (mean, std, 0.0, 1.0)
+        return tuple(torch.tensor(v, dtype=torch.float32) for v in scalars)  # type: ignore[return-value]
+
     def reps(self, group: Group | None = None) -> tuple[GridRep, Rep]:
         """``(GridRep(trivial(group)), trivial(group))`` for any group that acts on images."""
         group = self.group if group is None else group

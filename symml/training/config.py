@@ -139,6 +139,9 @@ class TrainerConfig(Strict):
         0, ge=0, description="validation evaluations between checks; 0: at the end only"
     )
     equivariance_samples: int = Field(8, ge=1)
+    # Cohen & Welling's "finetune" pass: before each validation, the batch-norm statistics are
+    # re-estimated over the training set with the current weights (one forward pass)
+    reestimate_batchnorm: bool = False
     device: str = "cpu"
     dtype: Literal["float32", "float64"] = "float32"
     deterministic: bool = True

@@ -79,7 +79,20 @@ class _View(Dataset[Any]):
         return self._base.reps(group)
 
     def act(self, g: Any, sample: Any, *, interpolation: bool = True) -> Any:
-        return self._base.act(g, sample, interpolation=interpolation)
+        """``g`` acting on a sample of this view. A standardized sample is moved in raw units
+        (standardizing with scalars commutes with the action, except where an image rotation
+        fills corners it has no pixels for: raw 0 is the background, standardized 0 is not)."""
+        if self.stats is None:
+            return self._base.act(g, sample, interpolation=interpolation)
+        x_mean, x_scale, y_mean, y_std = self.stats
+        x, y = sample
+        raw_y = y * y_std + y_mean if self.standardize_target else y
+        moved_x, moved_y = self._base.act(
+            g, (x * x_scale + x_mean, raw_y), interpolation=interpolation
+        )
+        if self.standardize_target:
+            moved_y = (moved_y - y_mean) / y_std
+        return (moved_x - x_mean) / x_scale, moved_y
 
     @property
     def input_rep(self) -> Any:
@@ -162,11 +175,14 @@ def build_run_data(config: DataConfig, seed: int) -> RunData:
             raise ValueError(
                 f"data.standardize: dataset {config.name!r} has no stats(); set it to false"
             )
-        stats = tuple(t.to(train_full[0][0].dtype) for t in train_full.stats())
-        # the model learns standardized targets; metrics are computed on raw targets
-        train = _standardized(train, stats, target=True)
+        inputs, targets = train_full[0]
+        stats = tuple(t.to(inputs.dtype) for t in train_full.stats())
+        # a regression model learns standardized targets, and its metrics are computed on raw
+        # targets; class labels stay as they are (only the inputs are standardized)
+        regression = targets.is_floating_point()
+        train = _standardized(train, stats, target=regression)
         val, test = (_standardized(d, stats, target=False) for d in (val, test))
-        target_stats = (stats[2], stats[3])
+        target_stats = (stats[2], stats[3]) if regression else None
     transformed: dict[str, Dataset[Any]] = {}
     curves: dict[str, list[tuple[float, Dataset[Any]]]] = {}
     probe = _probe(test, config.transformed_size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -80,6 +80,44 @@ def evaluate(
         if advance is not None:
             advance(int(batch.num_graphs) if data.is_graph else int(target.shape[0]))
     return total / max(count, 1)
+
+
+@torch.no_grad()
+def reestimate_batchnorm(model: nn.Module, batches: Iterable[Any]) -> int:
+    """Cohen & Welling's "finetune" pass: reset the running statistics of every batch norm in
+    ``model`` (torch's, `symml.nn.cnn.EquivariantBatchNorm`, any module with running statistics,
+    ``reset_running_stats`` and ``momentum``) and re-estimate them as the
+    equal-weight average over ``batches`` (model inputs) of each batch's statistics, with the
+    rest of the model in eval mode (dropout off), so that evaluation uses the population
+    statistics of the weights as they are now rather than a moving average over past weights.
+    Returns how many batch norms were re-estimated (0: the model has none, nothing ran)."""
+    # a batch norm by what it does (running statistics, a reset, a momentum): torch's, symml's
+    # EquivariantBatchNorm and a user's own alike
+    norms: list[Any] = [  # duck-typed: mypy cannot see their attributes
+        m
+        for m in model.modules()
+        if getattr(m, "running_mean", None) is not None
+        and callable(getattr(m, "reset_running_stats", None))
+        and hasattr(m, "momentum")
+    ]
+    if not norms:
+        return 0
+    momenta = [m.momentum for m in norms]
+    was_training = model.training
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.train()
+    try:
+        for k, inputs in enumerate(batches):
+            for m in norms:  # running = running·k/(k+1) + batch/(k+1): the mean over batches
+                m.momentum = 1.0 / (k + 1)
+            model(inputs)
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        model.train(was_training)
+    return len(norms)
 
 
 @torch.no_grad()

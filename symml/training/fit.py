@@ -29,7 +29,13 @@ from symml.reps import Rep
 from symml.training.budget import Budget, judge_convergence, resolve_budget
 from symml.training.config import DATA_FILLED_OPTIONS, ConfigError, RunConfig, TrainerConfig
 from symml.training.datasets import RunData, loader
-from symml.training.evaluation import equivariance, evaluate, loss_of, to_device
+from symml.training.evaluation import (
+    equivariance,
+    evaluate,
+    loss_of,
+    reestimate_batchnorm,
+    to_device,
+)
 from symml.training.rundir import RunDir, save_checkpoint, write_json
 
 
@@ -257,6 +263,9 @@ class _Loop:
     def _validate(self, progress: Progress, bar: TaskID) -> None:
         tick = time.perf_counter()
         track = self.track
+        if self.config.trainer.reestimate_batchnorm:
+            progress.update(bar, status="re-estimating batch norms")
+            self._reestimate_batchnorm()
         row = _validation_row(self.config, self.data, self.model, self.ctx, len(track.rows) + 1)
         row.update(epoch=self.epoch_count, step=self.step)
         row.update(train_loss=self.loss_sum / max(self.loss_n, 1))
@@ -269,6 +278,17 @@ class _Loop:
         progress.update(bar, status=f"val {row['val_metric']:.4g} (best {track.best_val:.4g})")
         patience = self.config.trainer.early_stopping_patience
         self.stopped_early = patience is not None and track.stale >= patience
+
+    def _reestimate_batchnorm(self) -> None:
+        """One pass over the training set (as trained: augmented when augmenting) that sets the
+        batch norms' statistics to those of the current weights (`reestimate_batchnorm`)."""
+        ctx, data = self.ctx, self.data
+        batches = loader(
+            data.train, self.config.trainer.eval_batch_size, shuffle=False, seed=self.step,
+            is_graph=data.is_graph,
+        )  # fmt: skip
+        inputs = (to_device(b, ctx.device, ctx.dtype, data.is_graph)[0] for b in batches)
+        reestimate_batchnorm(self.model, inputs)
 
     def finish(self) -> Fit:
         """The fit, with the loop's verdict on convergence (logged when it has one)."""

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from symml.cli import app
 from symml.training import ConfigError, RunConfig, train
 from symml.training import datasets as run_datasets
+from symml.training import sweep as sweep_module
 from symml.training.budget import judge_convergence
 from symml.training.config import validate
 from symml.training.config_files import load_sweep
-from symml.training import sweep as sweep_module
 from symml.training.fit import build_model
 from symml.training.study import reproduce, study_named
 from symml.training.sweep import expand
@@ -294,9 +294,7 @@ def test_a_sitting_cut_short_keeps_the_records_of_the_runs_it_finished(
 
     monkeypatch.setattr(sweep_module, "run_one", interrupted_after_one)
     with pytest.raises(KeyboardInterrupt):
-        reproduce(
-            study_named("small"), "cpu", tmp_path / "runs", Console(quiet=True), record=True
-        )
+        reproduce(study_named("small"), "cpu", tmp_path / "runs", Console(quiet=True), record=True)
     assert len(list((study / "runs" / "cpu").glob("vectors/*/result.json"))) == 1
 
 

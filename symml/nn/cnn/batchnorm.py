@@ -115,6 +115,13 @@ class EquivariantBatchNorm(nn.Module):
             outs.append(out.flatten(1, 2))
         return outs[0] if len(outs) == 1 else torch.cat(outs, 1)
 
+    def reset_running_stats(self) -> None:
+        """Running means to 0, running variances to 1, the batch count to 0 (as
+        `torch.nn.BatchNorm2d`): the start of a re-estimation pass."""
+        self.running_mean.zero_()
+        self.running_var.fill_(1.0)
+        self.num_batches_tracked.zero_()
+
     def _update(self, mean: Tensor, var: Tensor, count: int, start: int, first: int) -> None:
         with torch.no_grad():
             unbiased = var * (count / max(count - 1, 1))
