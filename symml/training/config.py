@@ -73,15 +73,22 @@ class OptimizerConfig(Strict):
     name: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
+    # "all" parameters, or only "weights": not biases nor normalization layers (Weiler & Cesa's
+    # "sfcnn" optimizer puts its L2 on conv and linear weights only)
+    decay: Literal["all", "weights"] = "all"
     momentum: float = Field(0.9, ge=0)
 
 
 class ScheduleConfig(Strict):
-    """Learning-rate schedule, stepped once per epoch."""
+    """Learning-rate schedule, stepped once per epoch. ``step`` and ``exponential`` keep the
+    base rate for the first ``start`` epochs, then multiply it by ``gamma`` every
+    ``step_size`` epochs (``step``) or every epoch (``exponential``): Weiler & Cesa's ×0.8 per
+    epoch after epoch 10 is ``{name: exponential, gamma: 0.8, start: 10}``."""
 
     name: Literal["constant", "step", "exponential", "cosine"] = "constant"
     step_size: int = Field(10, ge=1)
     gamma: float = Field(0.5, gt=0)
+    start: int = Field(1, ge=1)
 
 
 class BudgetConfig(Strict):

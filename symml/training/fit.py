@@ -78,7 +78,10 @@ def build_model(config: RunConfig, data: RunData) -> nn.Module:
 
 def _optimizer(model: nn.Module, trainer: TrainerConfig) -> torch.optim.Optimizer:
     opt = trainer.optimizer
-    params = model.parameters()
+    params: Any = model.parameters()
+    if opt.decay == "weights" and opt.weight_decay:
+        decayed, kept = _weights_and_the_rest(model)
+        params = [{"params": decayed}, {"params": kept, "weight_decay": 0.0}]
     if opt.name == "adam":
         return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay)
     if opt.name == "adamw":
@@ -86,14 +89,29 @@ def _optimizer(model: nn.Module, trainer: TrainerConfig) -> torch.optim.Optimize
     return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
 
 
+def _weights_and_the_rest(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(weights, the rest): a module's parameters other than biases are weights, except those
+    of normalization layers (anything with running statistics or ``Norm`` in its type's name)."""
+    decayed: list[nn.Parameter] = []
+    kept: list[nn.Parameter] = []
+    for module in model.modules():
+        is_norm = hasattr(module, "running_mean") or "Norm" in type(module).__name__
+        for name, p in module.named_parameters(recurse=False):
+            (kept if is_norm or name.endswith("bias") else decayed).append(p)
+    return decayed, kept
+
+
 def _schedule(
     optimizer: torch.optim.Optimizer, trainer: TrainerConfig, epochs: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
     s = trainer.schedule
-    if s.name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, s.step_size, s.gamma)
-    if s.name == "exponential":
-        return torch.optim.lr_scheduler.ExponentialLR(optimizer, s.gamma)
+    if s.name in ("step", "exponential"):
+        every = s.step_size if s.name == "step" else 1
+        # after `done` epochs: the base rate through epoch `start`, then a factor gamma per
+        # `every` epochs (start = 1 is torch's StepLR / ExponentialLR)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda done: s.gamma ** (max(0, done - s.start + 1) // every)
+        )
     if s.name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)

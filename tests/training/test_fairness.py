@@ -317,3 +317,34 @@ def test_a_named_budget_applies_its_overrides(
     assert {r["epochs"] for r in results} == {3}
     unknown = CliRunner().invoke(app, ["reproduce", "small", "--budget", "gpu"])
     assert unknown.exit_code == 2 and "no budget 'gpu'; its budgets: cpu, paper" in unknown.output
+
+
+def test_a_delayed_exponential_decay_and_decay_on_weights_only() -> None:
+    from symml.training.fit import _optimizer, _schedule
+
+    trainer = RunConfig.model_validate(
+        {
+            **TINY,
+            "trainer": {
+                **TINY["trainer"],
+                "optimizer": {"lr": 1.0, "weight_decay": 1e-7, "decay": "weights"},
+                "schedule": {"name": "exponential", "gamma": 0.8, "start": 10},
+            },
+        }
+    ).trainer
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2, bias=False)
+    )
+    optimizer = _optimizer(model, trainer)
+    decayed, kept = optimizer.param_groups
+    assert [p.shape for p in decayed["params"]] == [(4, 3), (2, 4)] and decayed[
+        "weight_decay"
+    ] == 1e-7
+    assert len(kept["params"]) == 3 and kept["weight_decay"] == 0.0  # a bias, BN's γ and β
+    schedule, rates = _schedule(optimizer, trainer, 20), []
+    for _ in range(13):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    # epochs 1-10 at the base rate, then x0.8 per epoch (Weiler & Cesa's lr_decay_start=10)
+    assert rates[:10] == [1.0] * 10 and rates[10:] == pytest.approx([0.8, 0.64, 0.512])
