@@ -10,10 +10,11 @@ Linear(64, 10).
 - `build_steerable_cnn`: on C_N / D_N the fields are regular (base width = number of fields,
   ELU; layer 6 is conv → max over each field's group channels → batch norm → ELU, as the
   benchmark's); on SO(2) / O(2), whose regular representation is infinite, each base
-  channel is a band-limited field ``ψ_0 ⊕ … ⊕ ψ_L`` split into its irreps, with a norm-ReLU
-  (``f·relu(‖f‖ + b)/‖f‖`` on every field) or a gated nonlinearity (ELU on the ψ_0 fields, a
-  sigmoid gate on each other field), average pooling and field norms as the invariant map
-  (symml's choice; the paper's continuous-group variants are not pinned down in docs/published.md).
+  channel is a band-limited field ``ψ_0 ⊕ … ⊕ ψ_L`` split into its irreps, with the paper's
+  norm nonlinearity (ELU on the ψ_0 fields, norm-ReLU ``f·relu(‖f‖ + b)/‖f‖`` on the others) or
+  a gated one (ELU on the ψ_0 fields, a sigmoid gate on each other field), average pooling
+  (a pointwise max is not equivariant for irreps), and a conv straight to scalar fields as
+  the invariant map in layer 6.
   ``fixparams`` rescales layers 2–5 to ``round(C / √(d/16))`` fields of dimension ``d``
   (``d = |G|`` for regular fields).
 - `build_cnn`: the plain baseline ``ExpCNN`` (widths 16, 96, 128, 128, 192, 64, convs without
@@ -142,20 +143,20 @@ def build_steerable_cnn(
     last = len(sizes) - 1
     for i, (c, k, p) in enumerate(zip(sizes, KERNELS, PADDINGS, strict=True)):
         fields = GridRep(direct_sum(*(unit * c)))
-        if i == last and not continuous:
-            layers += _group_pooled_block(rep, fields, k, p)
+        if i == last:  # the invariant map
+            if continuous:  # a conv straight to scalar fields, as the paper's SO(2) models
+                layers += _steerable_block(rep, GridRep(trivial(point) * c), k, p, "elu")
+            else:
+                layers += _group_pooled_block(rep, fields, k, p)
             break
         layers += _steerable_block(rep, fields, k, p, act)
         if i in POOL_AFTER:
             pool = SpatialAvgPool2d if continuous else SpatialMaxPool2d
             layers.append(pool(fields, 2))
         rep = fields
-    invariant: nn.Module
-    if continuous:
-        invariant = InvariantPool(rep, group_pool="norm", spatial="max")
-    else:  # layer 6 already pooled over the group: what is left is the spatial max
-        pooled = cast(PointwiseNonlinearity, layers[-1]).rep_out
-        invariant = InvariantPool(pooled, group_pool="max", spatial="max")
+    # layer 6 made scalar fields: what is left is the spatial max
+    scalars = cast(PointwiseNonlinearity, layers[-1]).rep_out
+    invariant = InvariantPool(scalars, group_pool="max", spatial="max")
     return ImageClassifier(
         EquivariantSequential(*layers, invariant),
         _head(invariant.rep_out.dim, num_classes),
@@ -176,7 +177,7 @@ def _steerable_block(
     if nonlinearity == "elu":
         act = PointwiseNonlinearity(fields, "elu")
     elif nonlinearity == "norm":
-        act = NormNonlinearity(fields, "relu")
+        act = NormNonlinearity(fields, "relu", scalars="elu")
     else:
         act = GatedNonlinearity(fields, "elu")
     conv = SteerableConv2d(rep_in, act.rep_in, kernel_size, padding)

@@ -170,34 +170,57 @@ def _norm(
     return x * scale.index_select(axis, part_of)
 
 
+def _norm_layer(layer: NormNonlinearity | _NormExport, x: Tensor) -> Tensor:
+    """`NormNonlinearity`'s map (shared with its export): the norm on every field, then, with
+    ``scalars``, σ_s on the trivial fields' coordinates instead."""
+    bias: Tensor | None = layer.bias
+    if bias is not None and layer.scalar_function is not None:  # the scalar fields have none
+        bias = bias.new_zeros(layer.fields).index_copy(0, layer.normed, bias)
+    out = _norm(x, layer.part_of, layer.fields, bias, layer.function, layer.trail)
+    if layer.scalar_function is None:
+        return out
+    mask = layer.scalar_coord.view(-1, *(1,) * layer.trail)
+    return torch.where(mask, layer.scalar_function(x), out)
+
+
 class _NormExport(nn.Module):
     """The exported form of `NormNonlinearity`: the same function, plain torch operations."""
 
     part_of: Tensor
+    normed: Tensor
+    scalar_coord: Tensor
 
     def __init__(self, layer: NormNonlinearity) -> None:
         super().__init__()
-        self.register_buffer("part_of", layer.part_of.clone())
+        for name in ("part_of", "normed", "scalar_coord"):
+            self.register_buffer(name, getattr(layer, name).clone())
         self.fields = layer.fields
         self.bias = None if layer.bias is None else nn.Parameter(layer.bias.detach().clone())
         self.function = ACTIVATIONS[layer.activation]()
+        scalars = layer.scalar_activation
+        self.scalar_function = None if scalars is None else ACTIVATIONS[scalars]()
         self.trail = layer.trail
 
     def forward(self, x: Tensor) -> Tensor:
-        return _norm(x, self.part_of, self.fields, self.bias, self.function, self.trail)
+        return _norm_layer(self, x)
 
 
 class NormNonlinearity(_Nonlinearity):
     """Norm nonlinearity ``f ↦ f · σ(‖f‖ + b) / ‖f‖`` on every field ``f`` (scalars included),
     with one learned bias ``b`` per field (zero at start); σ = relu is the norm-ReLU of
-    Weiler & Cesa 2019.
+    Weiler & Cesa 2019. With ``scalars``, the trivial fields go through that pointwise
+    activation instead (and have no bias), as in Weiler & Cesa's SO(2) models (ELU on the
+    frequency-0 fields, norm-ReLU on the others).
 
-    Equivariant for any orthogonal rep: ``‖ρ(g)f‖ = ‖f‖``, so the scale is invariant.
+    Equivariant for any orthogonal rep: ``‖ρ(g)f‖ = ‖f‖``, so the scale is invariant; a trivial
+    field is fixed by every g, so any pointwise σ_s on it is too.
 
     Args:
         rep: the fields, a `Rep` (vectors) or `GridRep` (images), any orthogonal reps.
         activation: σ, a name in `ACTIVATIONS` (default ``"relu"``).
         bias: learn ``b`` (otherwise ``b = 0``).
+        scalars: σ_s for the trivial fields (a name in `ACTIVATIONS`), or None (the norm on
+            every field).
 
     Shapes:
         ``[..., rep.dim] → [..., rep.dim]`` (Rep); ``[B, C, H, W] → [B, C, H, W]`` (GridRep).
@@ -212,18 +235,36 @@ class NormNonlinearity(_Nonlinearity):
     """
 
     part_of: Tensor
+    normed: Tensor
+    scalar_coord: Tensor
 
-    def __init__(self, rep: Rep | GridRep, activation: str = "relu", bias: bool = True) -> None:
+    def __init__(
+        self,
+        rep: Rep | GridRep,
+        activation: str = "relu",
+        bias: bool = True,
+        scalars: str | None = None,
+    ) -> None:
         super().__init__(rep, activation)
         fields = parts(self.fibre)
         part_of = torch.cat([torch.full((p.dim,), i) for i, p in enumerate(fields)])
         self.register_buffer("part_of", part_of, persistent=False)
         self.fields = len(fields)
-        self.bias = nn.Parameter(torch.zeros(self.fields)) if bias else None
+        self.scalar_activation = scalars
+        owner = type(self).__name__
+        self.scalar_function = None if scalars is None else _activation(scalars, owner)
+        pointwise = torch.tensor([scalars is not None and is_trivial(p) for p in fields])
+        self.register_buffer("scalar_coord", pointwise[part_of], persistent=False)
+        self.register_buffer("normed", (~pointwise).nonzero().flatten(), persistent=False)
+        self.bias = nn.Parameter(torch.zeros(len(self.normed))) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input(x, self.rep_in, "NormNonlinearity")
-        return _norm(x, self.part_of, self.fields, self.bias, self.function, self.trail)
+        return _norm_layer(self, x)
+
+    def extra_repr(self) -> str:
+        scalars = "" if self.scalar_activation is None else f", scalars={self.scalar_activation!r}"
+        return super().extra_repr() + scalars
 
     def export(self) -> nn.Module:
         """A `torch.fx.GraphModule` of torch operations computing the same function."""

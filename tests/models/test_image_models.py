@@ -17,7 +17,7 @@ from torch import nn
 from symml.groups import O2, SO2, Cyclic, Dihedral
 from symml.models import build, info, names, parameter_count
 from symml.models.image_steerable import BASE_WIDTHS, layer_widths
-from symml.nn import GatedNonlinearity, NormNonlinearity
+from symml.nn import GatedNonlinearity, NormNonlinearity, PointwiseNonlinearity
 from symml.nn._types import is_trivial, parts
 from symml.nn.cnn import is_plain
 from symml.reps import GridRep, trivial
@@ -171,14 +171,19 @@ def test_steerable_models_on_continuous_groups_export_too() -> None:
 
 
 def test_steerable_nonlinearities_follow_the_family_convention() -> None:
-    """Norm-ReLU ``f·relu(‖f‖ + b)/‖f‖`` on every SO(2) field; for the gated O(2) model, gates
-    first, one per non-scalar field, and ELU on the scalar fields."""
+    """Weiler & Cesa's SO(2) model: in layers 1-5, norm-ReLU ``f·relu(‖f‖ + b)/‖f‖`` on the
+    non-scalar fields and ELU on the frequency-0 ones; layer 6 a conv to scalar fields, batch
+    norm and ELU. For the gated O(2) model, gates first, one per non-scalar field, and ELU on
+    the scalar fields."""
     norm = _build("steerable_cnn", group="SO2", widths=SMALL)
     acts = [m for m in norm.features if isinstance(m, NormNonlinearity)]
-    assert len(acts) == 6 and all(a.activation == "relu" and a.bias is not None for a in acts)
+    assert len(acts) == 5 and all(a.activation == "relu" and a.bias is not None for a in acts)
+    assert all(a.scalar_activation == "elu" for a in acts)
+    last = [m for m in norm.features if isinstance(m, PointwiseNonlinearity)]
+    assert len(last) == 1 and last[0].rep_out == GridRep(4 * trivial(SO2()))
     gated_model = _build("steerable_cnn", group="O2", nonlinearity="gated", widths=SMALL)
     gates = [m for m in gated_model.features if isinstance(m, GatedNonlinearity)]
-    assert len(gates) == 6 and all(g.activation == "elu" for g in gates)
+    assert len(gates) == 5 and all(g.activation == "elu" for g in gates)
     for gate in gates:
         non_scalar = sum(not is_trivial(f) for f in parts(gate.fibre))
         assert gate.rep_in == GridRep(non_scalar * trivial(O2()) + gate.fibre)

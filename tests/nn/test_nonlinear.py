@@ -184,6 +184,28 @@ def test_norm_formula_in_both_layouts() -> None:
     assert NormNonlinearity(rep, bias=False).bias is None
 
 
+def test_norm_with_a_pointwise_activation_on_the_scalar_fields() -> None:
+    """Weiler & Cesa's SO(2) nonlinearity: ELU on frequency 0, norm-ReLU (with bias) on the
+    other fields; equivariant, the same map in both layouts and in its export."""
+    rep = trivial(SO2()) + irrep(SO2(), 1) + trivial(SO2()) + irrep(SO2(), 2)
+    layer = NormNonlinearity(rep, scalars="elu")
+    assert layer.bias is not None and layer.bias.shape == (2,)  # the two non-scalar fields
+    x = torch.tensor([[-0.5, 3.0, 4.0, 2.0, 0.6, 0.8]])
+    with torch.no_grad():
+        layer.bias.copy_(torch.tensor([-2.0, 0.5]))
+        # ELU on the scalars; (3, 4): relu(5 - 2)/5 = 0.6; (0.6, 0.8): relu(1 + 0.5)/1 = 1.5
+        expected = torch.tensor([[torch.nn.functional.elu(torch.tensor(-0.5)), 1.8, 2.4, 2.0]])
+        expected = torch.cat([expected, torch.tensor([[0.9, 1.2]])], 1)
+        torch.testing.assert_close(layer(x), expected)
+        images = NormNonlinearity(GridRep(rep), scalars="elu")
+        images.bias.copy_(layer.bias)
+        torch.testing.assert_close(images(_as_images(x)).flatten(1), expected)
+        torch.testing.assert_close(images.export()(_as_images(x)).flatten(1), expected)
+    assert_equivariant(layer, atol=1e-5)
+    assert_equivariant(images, atol=1e-5)
+    assert "scalars='elu'" in repr(layer)
+
+
 def test_norm_gradient_is_zero_at_a_zero_field() -> None:
     layer = NormNonlinearity(standard(O(3)) + trivial(O(3))).double()
     x = torch.zeros(2, 4, dtype=torch.float64, requires_grad=True)
