@@ -117,12 +117,13 @@ def _train_and_test(config: RunConfig, run: RunDir, ctx: Context) -> RunResult:
             selected = _tuned(config, run, data, ctx)
             if selected.config.data != config.data:  # a tuned data key: evaluate on its data
                 data = build_run_data(selected.config.data, selected.config.seed)
+            # the candidates' models are gone: build the selected one for its weights
+            torch.manual_seed(config.seed)
+            model = build_model(selected.config, data).to(device=ctx.device, dtype=ctx.dtype)
         else:
             torch.manual_seed(config.seed)
             model = build_model(config, data).to(device=ctx.device, dtype=ctx.dtype)
             selected = _Selected(config, fit_model(config, run, data, model, ctx))
-        torch.manual_seed(config.seed)
-        model = build_model(selected.config, data).to(device=ctx.device, dtype=ctx.dtype)
         model.load_state_dict(selected.fit.best_state)
         metrics = _test(selected.config, data, model, ctx)
         return _result(config, selected, data, model, metrics)

@@ -140,6 +140,9 @@ def _debug_sized(config: RunConfig) -> RunConfig:
     raw = config.model_dump()
     if config.data.train_size is not None:
         raw = set_path(raw, "data.train_size", min(config.data.train_size, 16))
+        budget = config.trainer.budget
+        if budget is not None and budget.epochs_by_size is not None:  # no row for 16: one step
+            raw = set_path(raw, "trainer.budget", {"steps": 1, "evaluations": 1})
     raw["tune"] = {key: values[:1] for key, values in config.tune.items()}
     if "size" in (accepted_options(config.data.name) or ()):
         raw = set_path(raw, "data.options.size", 16)
