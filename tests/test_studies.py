@@ -3,6 +3,7 @@ the generated blocks of its RESULTS.md match its committed records."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,14 +18,17 @@ STUDIES = {name: load_study(path) for name, path in sorted(find_studies().items(
 
 @pytest.mark.parametrize("name", sorted(STUDIES))
 def test_each_sweep_of_a_study_runs_one_debug_step(name: str, tmp_path: Path) -> None:
-    """Every budget's sweeps are expanded and validated; each (experiment, model line) trains
-    one step (budgets that share a sweep file share its runs: only their overrides differ)."""
+    """Every budget's sweeps are expanded and validated (every run's config, every tuning
+    candidate); each (dataset, model) of the study trains one step: the `paper` budget's runs
+    differ from the `cpu` budget's only in settings the validation checks, and a `+aug` row from
+    its model's only in the augmentation, which the dataset tests cover."""
     study, trained = STUDIES[name], set()
     for budget in study.budgets:
         configs = debug_configs(study, budget)
         assert configs, f"study {name}, budget {budget}: no runs"
         for config in configs:
-            if (config.experiment, config.label) in trained:
+            model = json.dumps(config.model.model_dump(mode="json"), sort_keys=True)
+            if (config.data.name, config.data.train_split, model) in trained:
                 continue
             try:
                 result = train(config, tmp_path)
@@ -32,7 +36,7 @@ def test_each_sweep_of_a_study_runs_one_debug_step(name: str, tmp_path: Path) ->
                 pytest.skip(f"{config.label}: {err}")
             assert result.steps == 1 and result.label == config.label
             assert (tmp_path / config.experiment / config.run_id() / "result.json").is_file()
-            trained.add((config.experiment, config.label))
+            trained.add((config.data.name, config.data.train_split, model))
 
 
 @pytest.mark.parametrize("name", sorted(STUDIES))
