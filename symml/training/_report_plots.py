@@ -100,6 +100,9 @@ def data_efficiency_figure(rows: list[ReportRow], styles: dict[str, dict[str, An
         if log_y:
             low = [max(v, floor) for v in low]
         ax.fill_between(x, low, high, color=style["color"], alpha=0.2, linewidth=0)
+        if len(x) == 1:  # a band of one point has no width: draw the ±std as an error bar
+            spread = [[mean[0] - low[0]], [high[0] - mean[0]]]
+            ax.errorbar(x, mean, yerr=spread, color=style["color"], capsize=4, linestyle="none")
         published = [(r.train_size, r.published) for r in line if r.published is not None]
         if published:
             ax.plot(
