@@ -44,13 +44,13 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 _NORM_EPS = 1e-6  # ‖f‖ below this divides as 1e-6: the direction of f is then undefined
 
 
-def _activation(name: object, owner: str) -> nn.Module:
+def _activation(name: object, owner: str, argument: str = "activation") -> nn.Module:
     if not isinstance(name, str):
         raise TypeError(
-            f"{owner}: expected activation as a name in {list(ACTIVATIONS)} (got "
-            f"{type(name).__name__} {name!r}); pass the name, e.g. activation='relu'"
+            f"{owner}: expected {argument} as a name in {list(ACTIVATIONS)} (got "
+            f"{type(name).__name__} {name!r}); pass the name, e.g. {argument}='relu'"
         )
-    return ACTIVATIONS[check_choice(name, tuple(ACTIVATIONS), owner, "activation")]()
+    return ACTIVATIONS[check_choice(name, tuple(ACTIVATIONS), owner, argument)]()
 
 
 def _fibre(rep: object, owner: str) -> tuple[Rep, int]:
@@ -252,7 +252,7 @@ class NormNonlinearity(_Nonlinearity):
         self.fields = len(fields)
         self.scalar_activation = scalars
         owner = type(self).__name__
-        self.scalar_function = None if scalars is None else _activation(scalars, owner)
+        self.scalar_function = None if scalars is None else _activation(scalars, owner, "scalars")
         pointwise = torch.tensor([scalars is not None and is_trivial(p) for p in fields])
         self.register_buffer("scalar_coord", pointwise[part_of], persistent=False)
         self.register_buffer("normed", (~pointwise).nonzero().flatten(), persistent=False)

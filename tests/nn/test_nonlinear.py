@@ -204,6 +204,8 @@ def test_norm_with_a_pointwise_activation_on_the_scalar_fields() -> None:
     assert_equivariant(layer, atol=1e-5)
     assert_equivariant(images, atol=1e-5)
     assert "scalars='elu'" in repr(layer)
+    with pytest.raises(ValueError, match="NormNonlinearity: .*scalars.*'swish'"):
+        NormNonlinearity(rep, scalars="swish")
 
 
 def test_norm_gradient_is_zero_at_a_zero_field() -> None:

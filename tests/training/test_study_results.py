@@ -96,6 +96,14 @@ def test_stale_blocks_are_named_and_update_rewrites_them(study: Path) -> None:
         ("<!-- symml:plot budget=cpu -->", "unknown block symml:plot"),
         ("<!-- symml:table experiment=demo -->", "needs budget=NAME"),
         ("<!-- symml:forward_time budget=cpu reference=tfn -->", "no recorded row is labelled"),
+        (
+            "<!-- symml:size_to_match budget=cpu reference=egnn -->",
+            "needs reference=LABEL and at=N",
+        ),
+        (
+            "<!-- symml:size_to_match budget=cpu reference=egnn at=7 -->",
+            "no recorded row 'egnn' at N = 7",
+        ),
     ],
 )
 def test_a_bad_block_is_named_with_its_line(study: Path, block: str, message: str) -> None:
