@@ -23,6 +23,8 @@ the records):
 - ``size_to_match``: the training size at which each other line reaches the test metric of
   ``reference`` at N = ``at`` (interpolated on log-log axes), e.g. how much data the GNN needs
   to match EGNN at 400;
+- ``group_order``: the test metric against the order N of C_N and D_N models (one column
+  each), the other rows as reference lines (Weiler & Cesa's error-against-N figure);
 - ``headline``: ours beside the published number for each line that has one, at ``at=N`` or
   the largest such N, with the lines the paper lacks (augmented baselines) at the same sizes
   (the project README's results table, whose blocks name ``study=NAME``).
@@ -215,6 +217,36 @@ def _crossing(curve: list[tuple[int, float]], goal: float, whose: str, at: int) 
     )
 
 
+_FINITE_PLANAR = re.compile(r"(?P<kind>Cyclic|Dihedral)\((?P<order>\d+)\)")  # repr of C_N, D_N
+_KINDS_N = ("Cyclic", "Dihedral")
+
+
+def _group_order(rows: list[ReportRow], _: dict[str, str]) -> list[str]:
+    """Test metric against the order N of the model's group, one column for C_N and one for
+    D_N (Weiler & Cesa's benchmark figure as a table), at the largest training size; the rows
+    on other groups (SO(2)) and the plain baselines follow as reference lines."""
+    size = max(r.train_size for r in rows)
+    rows = [r for r in rows if r.train_size == size]
+    finite: dict[tuple[str, int], ReportRow] = {}
+    for row in rows:  # plain baselines have group "none"
+        if match := _FINITE_PLANAR.fullmatch(row.group):
+            finite[(match["kind"], int(match["order"]))] = row
+    if not finite:
+        return ["No recorded row is built on a cyclic or dihedral group."]
+    header = ["N", "C_N (regular fields)", "D_N (regular fields)"]
+    body = [
+        [str(n), *(str(finite[kind, n].test) if (kind, n) in finite else "—" for kind in _KINDS_N)]
+        for n in sorted({n for _, n in finite})
+    ]
+    lines = [f"Test {rows[0].metric_name} at N_train = {size:,}, mean ± std over seeds.", ""]
+    lines += markdown_table(header, "rll", body)
+    others = sorted((r for r in rows if r not in finite.values()), key=lambda r: r.test.mean)
+    if others:
+        lines += ["", "The other rows at the same training size:", ""]
+        lines += [f"- **{r.label}** ({r.group}): {r.test}" for r in others]
+    return lines
+
+
 def _headline(rows: list[ReportRow], args: dict[str, str]) -> list[str]:
     """Ours beside the published number of each line that has one: at N = ``at`` when given,
     else at the largest N with a published number (the project README's results table)."""
@@ -254,6 +286,7 @@ _KINDS: dict[str, Callable[[list[ReportRow], dict[str, str]], list[str]]] = {
     "size_to_match": _size_to_match,
     "headline": _headline,
     "equivariance": _equivariance,
+    "group_order": _group_order,
 }
 
 

@@ -204,3 +204,25 @@ def test_the_equivariance_table_has_one_column_per_training_size(study: Path) ->
     text = render("<!-- symml:equivariance budget=cpu -->\n<!-- symml:end -->", study)
     assert "| model | N = 3,000 |" in text
     assert "| egnn | — |" in text and "| gnn | 0.3 |" in text
+
+
+def test_the_group_order_table_puts_each_cyclic_and_dihedral_model_at_its_order(
+    tmp_path: Path,
+) -> None:
+    study = tmp_path / "orders"
+    groups = {"C4": "Cyclic(4)", "C8": "Cyclic(8)", "D4": "Dihedral(4)", "SO(2)": "SO2()"}
+    groups["cnn"] = "none"
+    errors = {"C4": 1.5, "C8": 1.2, "D4": 1.3, "SO(2)": 1.4, "cnn": 2.0}
+    for label, group in groups.items():
+        _record(study, label, 0, errors[label], model_group=group, metric="error")
+    text = render("<!-- symml:group_order budget=cpu -->\n<!-- symml:end -->", study)
+    assert "| N | C_N (regular fields) | D_N (regular fields) |" in text
+    assert "| 4 | 1.5 ± 0 (n=1) | 1.3 ± 0 (n=1) |" in text
+    assert "| 8 | 1.2 ± 0 (n=1) | — |" in text
+    # the rows on other groups, best first, as reference lines
+    assert text.index("- **SO(2)** (SO2()): 1.4") < text.index("- **cnn** (none): 2 ± 0")
+    plain = tmp_path / "plain"
+    _record(plain, "cnn", 0, 2.0, model_group="none", metric="error")
+    assert "No recorded row is built on a cyclic or dihedral group." in render(
+        "<!-- symml:group_order budget=cpu -->\n<!-- symml:end -->", plain
+    )
