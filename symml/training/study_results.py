@@ -25,6 +25,7 @@ the records):
   to match EGNN at 400;
 - ``group_order``: the test metric against the order N of C_N and D_N models (one column
   each), the other rows as reference lines (Weiler & Cesa's error-against-N figure);
+- ``train_time``: each row's measured seconds per optimizer step and per epoch;
 - ``headline``: ours beside the published number for each line that has one, at ``at=N`` or
   the largest such N, with the lines the paper lacks (augmented baselines) at the same sizes
   (the project README's results table, whose blocks name ``study=NAME``).
@@ -217,6 +218,32 @@ def _crossing(curve: list[tuple[int, float]], goal: float, whose: str, at: int) 
     )
 
 
+def _train_time(rows: list[ReportRow], _: dict[str, str]) -> list[str]:
+    """Measured training cost of each row: seconds per optimizer step and per epoch (a pass
+    over its training set), mean over seeds, from the selected run's training time (validation
+    and test excluded); a study states these beside any width or epoch it cut."""
+    timed = [r for r in rows if r.train_seconds is not None and r.budget is not None]
+    if not timed:
+        return ["No recorded run has its training time and budget."]
+    header = ["model", "params", "train size", "steps", "s per step", "s per epoch"]
+    body = []
+    for r in sorted(timed, key=lambda r: (r.train_size, r.label)):
+        assert r.train_seconds is not None and r.budget is not None
+        steps = r.steps.mean if r.steps is not None else r.budget.steps
+        per_step = r.train_seconds.mean / steps
+        per_epoch = per_step * r.budget.steps_per_epoch
+        body.append(
+            [r.label, f"{r.parameters:,}", f"{r.train_size:,}", f"{steps:,.0f}",
+             f"{per_step:.3g}", f"{per_epoch:.3g}"]
+        )  # fmt: skip
+    lines = [
+        "Training time of the kept run (the chosen learning rate; validation and test "
+        "excluded) on one CPU thread while the other worker trained, mean over seeds.",
+        "",
+    ]
+    return lines + markdown_table(header, "lrrrrr", body)
+
+
 _FINITE_PLANAR = re.compile(r"(?P<kind>Cyclic|Dihedral)\((?P<order>\d+)\)")  # repr of C_N, D_N
 _KINDS_N = ("Cyclic", "Dihedral")
 
@@ -287,6 +314,7 @@ _KINDS: dict[str, Callable[[list[ReportRow], dict[str, str]], list[str]]] = {
     "headline": _headline,
     "equivariance": _equivariance,
     "group_order": _group_order,
+    "train_time": _train_time,
 }
 
 

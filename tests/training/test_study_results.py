@@ -226,3 +226,17 @@ def test_the_group_order_table_puts_each_cyclic_and_dihedral_model_at_its_order(
     assert "No recorded row is built on a cyclic or dihedral group." in render(
         "<!-- symml:group_order budget=cpu -->\n<!-- symml:end -->", plain
     )
+
+
+def test_the_train_time_table_gives_seconds_per_step_and_per_epoch(tmp_path: Path) -> None:
+    study = tmp_path / "times"
+    budget = dict(rule="8 epochs", epochs=8, steps=1256, steps_per_epoch=157, eval_every=157)
+    for seed, seconds in [(0, 120.0), (1, 131.2)]:
+        _record(study, "C8", seed, 1.0, budget=budget, train_seconds=seconds, steps=1256)
+    text = render("<!-- symml:train_time budget=cpu -->\n<!-- symml:end -->", study)
+    # (120 + 131.2) / 2 / 1,256 = 0.1 s per step; x 157 steps = 15.7 s per epoch
+    assert "| C8 | 10 | 3,000 | 1,256 | 0.1 | 15.7 |" in text
+    _record(tmp_path / "untimed", "C8", 0, 1.0)
+    assert "No recorded run has its training time and budget." in render(
+        "<!-- symml:train_time budget=cpu -->\n<!-- symml:end -->", tmp_path / "untimed"
+    )
