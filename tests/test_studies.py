@@ -4,6 +4,7 @@ the generated blocks of its RESULTS.md match its committed records."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,17 @@ def test_readme_results_table_matches_the_records() -> None:
         "README.md's results table is out of date with the studies' records: run "
         "`symml reproduce STUDY --record`"
     )
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_results_file_links_point_at_files_the_report_wrote(name: str) -> None:
+    """A link into ``results/<budget>/`` names a file there once that budget has a report (a
+    plot renamed by the report must not leave RESULTS.md pointing at nothing)."""
+    folder = STUDIES[name].folder
+    if not (folder / RESULTS_FILE).is_file():  # the quick start has its report only
+        pytest.skip(f"{name} has no {RESULTS_FILE}")
+    text = (folder / RESULTS_FILE).read_text()
+    for target in re.findall(r"\]\((results/[^)#]+)\)", text):
+        report = folder / Path(target).parent
+        if report.is_dir():
+            assert (folder / target).is_file(), f"{name}/{RESULTS_FILE} links {target}: missing"

@@ -27,6 +27,7 @@ from symml.training._report_curves import LearningCurve
 from symml.training.results import (
     ReportRow,
     by_dataset,
+    curves_of,
     file_stem,
     largest_per_label,
     metric_name,
@@ -81,9 +82,12 @@ def _y_label(rows: list[ReportRow]) -> str:
     return f"test {rows[0].metric_name}"
 
 
-def data_efficiency_figure(rows: list[ReportRow], styles: dict[str, dict[str, Any]]) -> Figure:
+def data_efficiency_figure(
+    rows: list[ReportRow], styles: dict[str, dict[str, Any]], where: str | None = None
+) -> Figure:
     """Test metric vs training-set size (log-log), one line per label with a ±std band;
-    published numbers as hollow markers. ``rows``: one dataset's rows."""
+    published numbers as hollow markers. ``rows``: one dataset's rows.
+    ``where``: the group's name in the title (`by_dataset`'s key; default: the dataset)."""
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
     means = [r.test.mean for r in rows] + [r.published for r in rows if r.published is not None]
@@ -132,20 +136,24 @@ def data_efficiency_figure(rows: list[ReportRow], styles: dict[str, dict[str, An
         ax.set_ylim(bottom=0)  # both metrics (MSE, error) are non-negative
     ax.set_xlabel("training-set size (samples)")
     ax.set_ylabel(_y_label(rows))
-    ax.set_title(f"Data efficiency on {rows[0].dataset} (mean ± std over seeds)")
+    ax.set_title(f"Data efficiency on {where or rows[0].dataset} (mean ± std over seeds)")
     fig.legend(handles, labels, loc="outside right upper", title="model")
     return fig
 
 
-def generalization_figure(rows: list[ReportRow]) -> Figure:
+def generalization_figure(rows: list[ReportRow], where: str | None = None) -> Figure:
     """Grouped bars per label (largest training set): in-distribution test metric and each
-    transformed test set, with ±std error bars. ``rows``: one dataset's rows."""
+    transformed test set, with ±std error bars. ``rows``: one dataset's rows.
+    ``where``: the group's name in the title (`by_dataset`'s key; default: the dataset)."""
     largest = largest_per_label(rows)
     names = sorted({n for r in largest for n in r.transformed})
     sets = ["in-distribution", *names]
     set_colors = ["0.35", *_palette("Set2")]
     width = 0.8 / len(sets)
-    fig = Figure(figsize=(max(6.5, 1.2 + 0.35 * len(sets) * len(largest)), 5.2))
+    # each group as wide as its bars, or as its label (about 0.1 inch a character at 10 pt)
+    label_inches = 0.1 * max(len(r.label) for r in largest) + 0.2
+    per_group = max(0.35 * len(sets), label_inches)
+    fig = Figure(figsize=(max(6.5, 1.2 + per_group * len(largest)), 5.2))
     fig.set_layout_engine("constrained")
     ax = fig.add_subplot()
     values = []
@@ -170,14 +178,17 @@ def generalization_figure(rows: list[ReportRow]) -> Figure:
     ax.set_xticks(range(len(largest)), [f"{r.label}\n{r.train_size:,} samples" for r in largest])
     ax.grid(axis="x", visible=False)
     ax.set_ylabel(_y_label(rows))
-    ax.set_title(f"Generalization on {rows[0].dataset}")
+    ax.set_title(f"Generalization on {where or rows[0].dataset}")
     fig.legend(loc="outside lower center", ncols=min(len(sets), 4), title="test set")
     return fig
 
 
-def angles_figure(rows: list[ReportRow], styles: dict[str, dict[str, Any]]) -> Figure:
+def angles_figure(
+    rows: list[ReportRow], styles: dict[str, dict[str, Any]], where: str | None = None
+) -> Figure:
     """Test metric vs angle (degrees), one panel per angle grid, one line per label at its
-    largest training set with angle curves, ±std band. ``rows``: one dataset's rows."""
+    largest training set with angle curves, ±std band. ``rows``: one dataset's rows.
+    ``where``: the group's name in the title (`by_dataset`'s key; default: the dataset)."""
     names = sorted({n for r in rows for n in r.angle_curves})
     fig = Figure(figsize=(1.5 + 5.5 * len(names), 4.5), layout="constrained")
     axes: list[Axes] = list(fig.subplots(1, len(names), squeeze=False)[0])
@@ -196,7 +207,8 @@ def angles_figure(rows: list[ReportRow], styles: dict[str, dict[str, Any]]) -> F
         ax.xaxis.set_major_locator(MultipleLocator(90 if span > 180 else 45 if span > 90 else 15))
         ax.set_xlabel(f"{name} angle (degrees)")
         ax.set_ylabel(_y_label(rows))
-        ax.set_title(f"{name.capitalize()} on {rows[0].dataset} (largest training set per model)")
+        on = where or rows[0].dataset
+        ax.set_title(f"{name.capitalize()} on {on} (largest training set per model)")
     labels = sorted(handles)
     fig.legend([handles[k] for k in labels], labels, loc="outside right upper", title="model")
     return fig
@@ -221,10 +233,11 @@ def _x_label(curves: list[LearningCurve]) -> str:
     return "optimizer step (epoch for older runs)"
 
 
-def learning_curves_figure(curves: list[LearningCurve]) -> Figure:
+def learning_curves_figure(curves: list[LearningCurve], where: str | None = None) -> Figure:
     """Training loss (top row) and validation metric (bottom row) vs optimizer step, one column
     per model label, one colour per training-set size, one thin line per seed; a dot marks the
-    evaluation whose checkpoint was kept. ``curves``: one dataset's runs."""
+    evaluation whose checkpoint was kept. ``curves``: one dataset's runs.
+    ``where``: the group's name in the title (`by_dataset`'s key; default: the dataset)."""
     first = curves[0].result
     labels = sorted({c.result.label for c in curves})
     sizes = sorted({c.result.train_size for c in curves})
@@ -261,7 +274,7 @@ def learning_curves_figure(curves: list[LearningCurve]) -> Figure:
     names.append("best validation\n(checkpoint kept)")
     fig.legend(handles, names, loc="outside right upper", title="training-set size")
     seeds = ", one thin line per seed" if several else ""
-    fig.suptitle(f"Learning curves on {first.dataset}{seeds}")
+    fig.suptitle(f"Learning curves on {where or first.dataset}{seeds}")
     return fig
 
 
@@ -280,20 +293,25 @@ def draw_plots(
     rows: list[ReportRow], out_dir: Path, curves: Sequence[LearningCurve] = ()
 ) -> list[Path]:
     """Write every plot of the report into ``out_dir``; returns the paths written.
-    ``learning_curves_<dataset>`` is drawn for the datasets with runs in ``curves``."""
+    ``learning_curves_<dataset>`` is drawn for the datasets with runs in ``curves`` (one plot per
+    group of `by_dataset`)."""
     written: list[Path] = []
     with mpl_style.context(["default", _STYLE]):
         styles = line_styles(rows)
         for dataset, group in by_dataset(rows).items():
             stem = file_stem(dataset)
-            mine = [c for c in curves if c.result.dataset == dataset]
+            mine = curves_of(group, curves)
             if mine:
-                written += _save(learning_curves_figure(mine), out_dir, f"learning_curves_{stem}")
+                written += _save(
+                    learning_curves_figure(mine, dataset), out_dir, f"learning_curves_{stem}"
+                )
             written += _save(
-                data_efficiency_figure(group, styles), out_dir, f"data_efficiency_{stem}"
+                data_efficiency_figure(group, styles, dataset), out_dir, f"data_efficiency_{stem}"
             )
             if any(r.transformed for r in group):
-                written += _save(generalization_figure(group), out_dir, f"generalization_{stem}")
+                written += _save(
+                    generalization_figure(group, dataset), out_dir, f"generalization_{stem}"
+                )
             if any(r.angle_curves for r in group):
-                written += _save(angles_figure(group, styles), out_dir, f"angles_{stem}")
+                written += _save(angles_figure(group, styles, dataset), out_dir, f"angles_{stem}")
     return written

@@ -48,6 +48,7 @@ from symml.training.results import (
     aggregate,
     by_dataset,
     collect,
+    curves_of,
     file_stem,
     find_runs,
     largest_per_label,
@@ -310,7 +311,9 @@ def build_report(runs_dir: Path, out_dir: Path | None = None) -> Report:
         len(finished),
         [str(p) for p in rel_unfinished],
         [str(p) for p in rel_failed],
-        learning_curves={c.result.dataset for c in curves},
+        learning_curves={
+            name for name, group in by_dataset(rows).items() if curves_of(group, curves)
+        },
     )
     written = _write_tables(rows, markdown, out_dir)
     # matplotlib loads only when a report is drawn, so importing symml.training stays light

@@ -113,6 +113,7 @@ class ReportRow:
     eval_seconds: Summary | None = None
     forward_seconds: Summary | None = None  # one forward pass on a batch of `forward_batch`
     forward_batch: int | None = None
+    experiment: str = ""  # the runs' experiment name (a report may hold several per dataset)
 
     @property
     def metric_name(self) -> str:
@@ -270,17 +271,18 @@ def _row(results: list[RunResult]) -> ReportRow:
         eval_seconds=_summary([r.eval_seconds for r in results]),
         forward_seconds=_summary([r.forward_seconds for r in results]),
         forward_batch=first.forward_batch,
+        experiment=first.experiment,
     )
 
 
 def aggregate(results: Iterable[RunResult]) -> list[ReportRow]:
-    """Group run results by (dataset, label, train_size) and summarise over seeds.
+    """Group run results by (dataset, experiment, label, train_size) and summarise over seeds.
 
     Args:
         results: finished runs (as returned by `collect`).
 
     Returns:
-        One `ReportRow` per group, sorted by (dataset, label, train_size).
+        One `ReportRow` per group, sorted by (dataset, experiment, label, train_size).
 
     Raises:
         ValueError: two runs of a group share a seed or disagree on the model or the budget
@@ -296,11 +298,12 @@ def aggregate(results: Iterable[RunResult]) -> list[ReportRow]:
         >>> print(rows[0].label, rows[0].train_size, rows[0].test)
         emlp 100 0.2 ± 0.14 (n=2)
     """
-    groups: dict[tuple[str, str, int], list[RunResult]] = {}
+    groups: dict[tuple[str, str, str, int], list[RunResult]] = {}
     for result in results:
-        groups.setdefault((result.dataset, result.label, result.train_size), []).append(result)
+        key = (result.dataset, result.experiment, result.label, result.train_size)
+        groups.setdefault(key, []).append(result)
     per_dataset: dict[str, list[RunResult]] = {}
-    for (dataset, _, _), members in groups.items():
+    for (dataset, *_), members in groups.items():
         per_dataset.setdefault(dataset, []).extend(members)
     for dataset, members in per_dataset.items():
         _same(members, "metric", f"dataset={dataset}")
@@ -317,14 +320,30 @@ def largest_per_label(rows: list[ReportRow]) -> list[ReportRow]:
     return [best[label] for label in sorted(best)]
 
 
+def curves_of(group: list[ReportRow], curves: Iterable[Any]) -> list[Any]:
+    """The learning curves (anything with a ``result`` `RunResult`) of the runs behind one
+    `by_dataset` group: same dataset and experiment as one of its rows."""
+    keys = {(r.dataset, r.experiment) for r in group}
+    return [c for c in curves if (c.result.dataset, c.result.experiment) in keys]
+
+
 def file_stem(dataset: str) -> str:
     """A dataset name made safe for file names (``data_efficiency_<stem>.png``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", dataset)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)
 
 
 def by_dataset(rows: Iterable[ReportRow]) -> dict[str, list[ReportRow]]:
-    """Rows grouped by dataset, datasets sorted, each group in row order."""
+    """Rows grouped by dataset, datasets sorted, each group in row order. A dataset that several
+    experiments trained on gets one group per experiment, named ``"<dataset>, <experiment>"``:
+    their protocols differ (e.g. Tetris on 8 shapes and its chiral holdout on 7), so their rows
+    must not share a table or a line of a plot."""
+    rows = list(rows)
+    experiments: dict[str, set[str]] = {}
+    for row in rows:
+        experiments.setdefault(row.dataset, set()).add(row.experiment)
     grouped: dict[str, list[ReportRow]] = {}
     for row in rows:
-        grouped.setdefault(row.dataset, []).append(row)
+        shared = len(experiments[row.dataset]) > 1
+        name = f"{row.dataset}, {row.experiment}" if shared else row.dataset
+        grouped.setdefault(name, []).append(row)
     return {name: grouped[name] for name in sorted(grouped)}

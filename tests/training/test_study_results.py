@@ -240,3 +240,21 @@ def test_the_train_time_table_gives_seconds_per_step_and_per_epoch(tmp_path: Pat
     assert "No recorded run has its training time and budget." in render(
         "<!-- symml:train_time budget=cpu -->\n<!-- symml:end -->", tmp_path / "untimed"
     )
+
+
+def test_experiments_sharing_a_dataset_get_their_own_table(tmp_path: Path) -> None:
+    """Two protocols on one dataset (Tetris on 8 shapes and its chiral holdout on 7) are two
+    tables, never one line through both; a dataset with one experiment keeps its plain name."""
+    from symml.training.results import aggregate, by_dataset, collect
+
+    study = tmp_path / "shared"
+    _record(study, "egnn", 0, 0.1)
+    holdout = study / "runs" / "cpu" / "demo" / "egnn-0" / "result.json"
+    moved = study / "runs" / "cpu" / "holdout" / "egnn-0" / "result.json"
+    moved.parent.mkdir(parents=True)
+    moved.write_text(json.dumps(json.loads(holdout.read_text()) | {"experiment": "holdout"}))
+    groups = by_dataset(aggregate(collect(study / "runs" / "cpu")))
+    assert sorted(groups) == ["nbody_charged, demo", "nbody_charged, holdout"]
+    assert [len(rows) for rows in groups.values()] == [1, 1]
+    holdout.parent.parent.joinpath("egnn-0").rename(study / "alone")
+    assert sorted(by_dataset(aggregate(collect(study / "runs" / "cpu")))) == ["nbody_charged"]
