@@ -238,7 +238,8 @@ def _train_time(rows: list[ReportRow], _: dict[str, str]) -> list[str]:
         )  # fmt: skip
     lines = [
         "Training time of the kept run (the chosen learning rate; validation and test "
-        "excluded) on one CPU thread while the other worker trained, mean over seeds.",
+        "excluded), mean over seeds, as measured where it trained (each run's `manifest.json` "
+        "names the machine and its threads).",
         "",
     ]
     return lines + markdown_table(header, "lrrrrr", body)
