@@ -57,6 +57,9 @@ class EquivariantBilinear(nn.Module):
     Args:
         rep_in: representation of the inputs.
         rep_out: representation of the outputs (same group).
+        scale: a fixed factor on the products, ``y = scale · W(x) x``; it scales the weights'
+            gradients too, so with Adam it slows how fast the products grow (emlp's EMLP uses
+            0.1, see `symml.models.emlp.EMLPBlock`).
 
     Shapes:
         ``[..., d_in] → [..., d_out]``.
@@ -70,9 +73,15 @@ class EquivariantBilinear(nn.Module):
         torch.Size([5, 19])
     """
 
-    def __init__(self, rep_in: Rep, rep_out: Rep) -> None:
+    def __init__(self, rep_in: Rep, rep_out: Rep, scale: float = 1.0) -> None:
         super().__init__()
         check_reps(rep_in, rep_out, "EquivariantBilinear")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+            raise ValueError(
+                f"EquivariantBilinear: scale must be a positive number (got {scale!r}); it "
+                "multiplies the products, e.g. 0.1 as in emlp"
+            )
+        self.scale = float(scale)
         self.rep_in, self.rep_out, self.group = rep_in, rep_out, rep_in.group
         types_in, types_out = field_types(rep_in), field_types(rep_out)
         self._paths = bilinear_paths(rep_in, rep_out)
@@ -114,7 +123,10 @@ class EquivariantBilinear(nn.Module):
                 f"EquivariantBilinear: residual needs rep_in = rep_out (got {self.rep_in} and "
                 f"{self.rep_out})"
             )
-        return _kernels.bilinear_t(self._plan, self.reference_t, xt, list(self.weights), residual)
+        thetas = list(self.weights)
+        if self.scale != 1.0:  # on the (small) weights, not on the products: one tiny op a path
+            thetas = [self.scale * theta for theta in thetas]
+        return _kernels.bilinear_t(self._plan, self.reference_t, xt, thetas, residual)
 
     def reference_t(self, xt: Tensor, thetas: Sequence[Tensor], residual: bool = False) -> Tensor:
         """`forward_t` in ordinary differentiable ops, for weights ``thetas`` (one per path).
