@@ -80,6 +80,9 @@ def test_reproduce_a_study_and_skip_missing_data(
     )
     monkeypatch.setenv("SYMML_EXPERIMENTS_DIR", str(tmp_path / "experiments"))
     monkeypatch.setenv("SYMML_DATA_DIR", str(tmp_path / "no_data"))
+    # an empty cache too: rotated MNIST made earlier in the session (a study's debug step) is
+    # cached and would be found without the MNIST files
+    monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path / "empty_cache"))
     runs = tmp_path / "runs"
     result = CliRunner().invoke(app, ["reproduce", "small", "--runs-dir", str(runs), "--record"])
     assert result.exit_code == 0, result.output
