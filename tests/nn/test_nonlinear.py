@@ -402,3 +402,18 @@ def test_bilinear_residual_adds_the_input_with_its_gradients() -> None:
     other = EquivariantBilinear(rep, 2 * v).double()
     with pytest.raises(ValueError, match="residual needs rep_in = rep_out"):
         other.forward_t(xt, residual=True)
+
+
+def test_bilinear_scale_multiplies_the_products_and_is_checked() -> None:
+    torch.manual_seed(0)
+    v = standard(O(3))
+    rep = trivial(O(3)) + v + v.tensor(v)
+    layer = EquivariantBilinear(rep, rep).double()
+    scaled = EquivariantBilinear(rep, rep, scale=0.1).double()
+    scaled.load_state_dict(layer.state_dict())
+    x = torch.randn(4, rep.dim, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(scaled(x), 0.1 * layer(x))
+    assert torch.autograd.gradgradcheck(scaled, (x,))  # the fused kernel and its reference agree
+    for bad in (0, -1.0, True, "0.1"):
+        with pytest.raises(ValueError, match=r"EquivariantBilinear: scale must be a positive"):
+            EquivariantBilinear(rep, rep, scale=bad)  # type: ignore[arg-type]
