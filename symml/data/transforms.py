@@ -21,7 +21,8 @@ from symml.groups import O2, Elements, Group, inclusion
 class RandomGroupAction(Dataset[Any]):
     """Augmentation: sample ``i`` is acted on by a random element of ``group`` (default: the
     dataset's), drawn from a generator seeded by ``(seed, epoch, i)`` so runs are reproducible
-    and data-loader workers agree."""
+    and data-loader workers agree. A `DataLoader` batch of vectors is drawn and moved at once
+    (`__getitems__`), its elements seeded by ``(seed, epoch, the batch's indices)``."""
 
     def __init__(
         self, dataset: SymmetricDataset, group: Group | None = None, seed: int = 0
@@ -39,10 +40,31 @@ class RandomGroupAction(Dataset[Any]):
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> Any:
+        return self._moved(index, self.dataset[index])
+
+    def _moved(self, index: int, sample: Any) -> Any:
         gen = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFF_FFFF)
         # float64 elements: the action casts to each sample's dtype, float64 data stays exact
         g = self.group.sample(1, generator=gen, dtype=torch.float64)
-        return self.dataset.act(g, self.dataset[index])
+        return self.dataset.act(g, sample)
+
+    def __getitems__(self, indices: list[int]) -> list[Any]:
+        """A whole batch (torch's `DataLoader` fetches through this): for tensor samples that the
+        dataset can move at once (`SymmetricDataset.act_batch`), one draw of ``len(indices)``
+        elements from a generator seeded by ``(seed, epoch, indices)`` and one batched action;
+        otherwise sample by sample, as `__getitem__`."""
+        samples = [self.dataset[i] for i in indices]
+        act_batch = getattr(self.dataset, "act_batch", None)
+        if act_batch is None or not samples or not isinstance(samples[0], tuple):
+            return [self._moved(i, sample) for i, sample in zip(indices, samples, strict=True)]
+        key = hash((self.seed, self.epoch, tuple(indices))) & 0x7FFF_FFFF
+        g = self.group.sample(
+            len(indices), generator=torch.Generator().manual_seed(key), dtype=torch.float64
+        )
+        moved = act_batch(g, tuple(torch.stack(parts) for parts in zip(*samples, strict=True)))
+        if moved is None:
+            return [self._moved(i, sample) for i, sample in zip(indices, samples, strict=True)]
+        return list(zip(*(t.unbind(0) for t in moved), strict=True))
 
 
 class TransformedDataset(Dataset[Any]):

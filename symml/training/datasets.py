@@ -84,12 +84,31 @@ class _View(Dataset[Any]):
         fills corners it has no pixels for: raw 0 is the background, standardized 0 is not)."""
         if self.stats is None:
             return self._base.act(g, sample, interpolation=interpolation)
+        return self._in_raw_units(
+            sample, lambda raw: self._base.act(g, raw, interpolation=interpolation)
+        )
+
+    def act_batch(self, g: Any, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
+        """`SymmetricDataset.act_batch` on stacked samples of this view (None where the base
+        acts sample by sample only)."""
+        act_batch = getattr(self._base, "act_batch", None)
+        if act_batch is None:
+            return None
+        if self.stats is None:
+            return act_batch(g, batch)
+        return self._in_raw_units(batch, lambda raw: act_batch(g, raw))
+
+    def _in_raw_units(self, sample: Any, move: Any) -> Any:
+        """``move`` applied to ``sample`` (one sample or a stack) in raw units, the result
+        standardized again; None if ``move`` gives None."""
+        assert self.stats is not None
         x_mean, x_scale, y_mean, y_std = self.stats
         x, y = sample
         raw_y = y * y_std + y_mean if self.standardize_target else y
-        moved_x, moved_y = self._base.act(
-            g, (x * x_scale + x_mean, raw_y), interpolation=interpolation
-        )
+        moved = move((x * x_scale + x_mean, raw_y))
+        if moved is None:
+            return None
+        moved_x, moved_y = moved
         if self.standardize_target:
             moved_y = (moved_y - y_mean) / y_std
         return (moved_x - x_mean) / x_scale, moved_y

@@ -25,6 +25,7 @@ from symml.data import (
     register,
 )
 from symml.data.paths import cache_dir, download, find_dataset_dir, sha256_file, verify_sha256
+from symml.data.synthetic import inertia_target, o5_target
 from symml.groups import O2, SO2, Cyclic, Dihedral, E, Group, act_on_images
 from symml.reps import GridRep, RepLike, standard, trivial
 
@@ -287,3 +288,69 @@ def test_random_group_action_on_vectors_keeps_invariant_targets() -> None:
         assert torch.allclose(
             x.reshape(2, 5).norm(dim=-1), x2.reshape(2, 5).norm(dim=-1), atol=1e-5
         )
+
+
+@pytest.mark.parametrize("name", ["o5_synthetic", "inertia"])
+def test_a_batch_of_vectors_is_augmented_at_once_and_consistently(name: str) -> None:
+    ds = build(name, "train", size=64, dtype=torch.float64)
+    aug = RandomGroupAction(ds, seed=3)
+    batch = aug.__getitems__(list(range(0, 64, 2)))
+    again = aug.__getitems__(list(range(0, 64, 2)))  # reproducible
+    assert all(
+        torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+        for a, b in zip(batch, again, strict=True)
+    )
+    target = o5_target if name == "o5_synthetic" else inertia_target
+    for (x, y), (x0, _) in zip(batch, (ds[i] for i in range(0, 64, 2)), strict=True):
+        # a group element moved input and target together: the task's own target of the moved
+        # input is the moved target, and the input moved (it is not the identity)
+        torch.testing.assert_close(target(x), y)
+        assert not torch.allclose(x, x0)
+    aug.set_epoch(1)
+    assert not torch.equal(batch[0][0], aug.__getitems__(list(range(0, 64, 2)))[0][0])
+    # the batched action is the per-sample action with the same elements
+    g = ds.group.sample(3, dtype=torch.float64)
+    stacked = tuple(torch.stack(parts) for parts in zip(*(ds[i] for i in range(3)), strict=True))
+    moved_x, moved_y = ds.act_batch(g, stacked)
+    for i in range(3):
+        x_i, y_i = ds.act(g[i], ds[i])
+        torch.testing.assert_close(moved_x[i], x_i)
+        torch.testing.assert_close(moved_y[i], y_i)
+
+
+def test_a_data_loader_augments_standardized_vectors_in_batches() -> None:
+    from symml.training.config import DataConfig
+    from symml.training.datasets import build_run_data
+
+    config = DataConfig(
+        name="o5_synthetic",
+        train_size=40,
+        val_size=8,
+        test_size=8,
+        augment=True,
+        standardize=True,
+    )
+    data = build_run_data(config, seed=0)
+    loader = torch.utils.data.DataLoader(data.train, batch_size=20)
+    plain = torch.utils.data.DataLoader(data.train_base, batch_size=20)
+    x_mean, x_scale, y_mean, y_std = data.train_base.stats
+    for (x, y), (x0, _) in zip(loader, plain, strict=True):
+        assert x.shape == (20, 10) and not torch.allclose(x, x0)
+        # moved in raw units: the task's own target of each moved input is its moved target
+        raw_target = o5_target((x * x_scale + x_mean).double()).float()
+        torch.testing.assert_close(raw_target, y * y_std + y_mean, rtol=1e-4, atol=1e-4)
+
+
+def test_images_and_graphs_are_still_augmented_sample_by_sample() -> None:
+    images = ToyImages(group=Cyclic(4))
+    aug = RandomGroupAction(images, seed=0)
+    assert all(torch.equal(a[0], aug[i][0]) for i, a in enumerate(aug.__getitems__([0, 1, 2])))
+    graphs = RandomGroupAction(build("nbody_charged", "test", size=2), seed=2)
+    assert torch.equal(graphs.__getitems__([0, 1])[1].pos, graphs[1].pos)
+
+
+def test_act_batch_needs_one_element_per_sample() -> None:
+    ds = build("o5_synthetic", "train", size=4)
+    stacked = tuple(torch.stack(parts) for parts in zip(*(ds[i] for i in range(4)), strict=True))
+    with pytest.raises(ValueError, match="one element per sample, got 2 elements for 4 inputs"):
+        ds.act_batch(ds.group.sample(2), stacked)
