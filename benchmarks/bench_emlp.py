@@ -10,7 +10,11 @@ inertia: 5 scalars + 5 vectors → symmetric 2-tensor — with 384 hidden channe
 - build: `symml.models.build("emlp", ...)` in a fresh Python process (imports excluded), the
   cold case a user meets;
 - step: forward + backward at batch 500, EMLP and MLP interleaved round by round (median of
-  rounds); the ratio is the figure. Goals: build < 2 s, step <= 3x the MLP.
+  rounds); the ratio is the figure. Goals: build < 2 s, step <= 3x the MLP;
+- parallel regions: the OpenMP parallel regions one training step forks, counted in a child
+  process through a preloaded shim (`_machine.region_counter_library`). Each costs a thread
+  wake-up, 40-80 us when waking is slow (``OMP_WAIT_POLICY=PASSIVE``, a busy machine), so this
+  count, which no timing state changes, is what the PASSIVE ratio grows with.
 
 The bilinear layers' per-sample contractions run in symml's compiled CPU kernel
 (`symml.nn._kernels.native`, built on first use); the same EMLP with them on stock torch ops is
@@ -37,7 +41,12 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
-from _machine import cpu_model, load_average  # noqa: E402 - benchmarks/ is on sys.path
+from _machine import (  # noqa: E402 - benchmarks/ is on sys.path
+    cpu_model,
+    load_average,
+    parallel_regions,
+    region_counter_library,
+)
 
 from symml.models import build, parameter_count  # noqa: E402
 from symml.models.emlp import EMLP, resolve_rep  # noqa: E402
@@ -184,7 +193,48 @@ def _step_times(task: dict[str, str]) -> tuple[float, float, float, float, int, 
     )
 
 
+def _count_regions(task: dict[str, str]) -> tuple[int, int]:
+    """Parallel regions of one EMLP and one MLP training step (in this process, which must have
+    been started with the counting shim preloaded)."""
+    counts = []
+    for kind in ("emlp", "mlp"):
+        model = build(kind, hidden=HIDDEN, num_layers=LAYERS, **task)
+        x = torch.randn(BATCH, resolve_rep(task["rep_in"], model.group).dim)
+        for _ in range(3):  # first calls: allocator, plans
+            model.zero_grad(set_to_none=True)
+            model(x).pow(2).mean().backward()
+        before = parallel_regions()
+        model.zero_grad(set_to_none=True)
+        model(x).pow(2).mean().backward()
+        after = parallel_regions()
+        assert before is not None and after is not None
+        counts.append(after - before)
+    return counts[0], counts[1]
+
+
+def _region_counts(task: dict[str, str]) -> str:
+    """``EMLP / MLP`` parallel regions per step, from a child process with the shim preloaded
+    (or why they are not counted)."""
+    library = region_counter_library()
+    if library is None:
+        return "not counted (no C compiler)"
+    env = dict(os.environ, LD_PRELOAD=library)
+    child = subprocess.run(
+        [sys.executable, __file__, "--count-regions", json.dumps(task)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    emlp_regions, mlp_regions = json.loads(child.stdout.strip().splitlines()[-1])
+    return f"{emlp_regions} / {mlp_regions}"
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--count-regions"]:
+        torch.set_num_threads(THREADS)
+        print(json.dumps(_count_regions(json.loads(sys.argv[2]))))
+        return
     torch.set_num_threads(THREADS)
     print(f"# bench_emlp: torch {torch.__version__}, python {platform.python_version()}")
     print(f"# cpu: {cpu_model()}, torch threads {THREADS}, load average {load_average()}")
@@ -197,9 +247,10 @@ def main() -> None:
     figures: dict[str, float] = {}
     header = "| task | solve first (s) | solve memo (ms) | build, fresh process (s) | "
     header += "EMLP step (ms) | MLP step (ms) | step ratio | MLP* step (ms) | ratio vs MLP* | "
-    header += "EMLP, stock contractions (ms) | its ratio | params EMLP / MLP |"
+    header += "EMLP, stock contractions (ms) | its ratio | params EMLP / MLP | "
+    header += "parallel regions per step EMLP / MLP |"
     print(header)
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, task in TASKS.items():
         first, memo = _solve_times(task)
         fresh = _fresh_build_seconds(task)
@@ -208,7 +259,8 @@ def main() -> None:
         print(
             f"| {name} | {first:.3f} | {memo * 1e3:.2f} | {fresh:.2f} | {emlp_s * 1e3:.1f} | "
             f"{mlp_s * 1e3:.1f} | {ratio:.2f} | {star_s * 1e3:.1f} | {emlp_s / star_s:.2f} | "
-            f"{stock_s * 1e3:.1f} | {stock_s / mlp_s:.2f} | {p_emlp} / {p_mlp} |"
+            f"{stock_s * 1e3:.1f} | {stock_s / mlp_s:.2f} | {p_emlp} / {p_mlp} | "
+            f"{_region_counts(task)} |"
         )
         figures[f"{name}_solve_first_s"] = first
         figures[f"{name}_solve_memo_ms"] = memo * 1e3
