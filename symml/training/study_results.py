@@ -185,8 +185,13 @@ def _size_to_match(rows: list[ReportRow], args: dict[str, str]) -> list[str]:
         raise ValueError("symml:size_to_match needs reference=LABEL and at=N")
     reference, at = args["reference"], int(args["at"])
     target = next((r for r in rows if r.label == reference and r.train_size == at), None)
-    if target is None:
-        raise ValueError(f"symml:size_to_match: no recorded row {reference!r} at N = {at:,}")
+    if target is None:  # a study in progress (or an `at` no sweep trains): say what is missing
+        sizes = sorted({r.train_size for r in rows if r.label == reference})
+        recorded = ", ".join(f"{n:,}" for n in sizes) if sizes else "none"
+        return [
+            f"_No recorded `{reference}` run at N = {at:,} yet (recorded sizes: {recorded}): the "
+            "sizes at which the other models match it appear here once it is recorded._"
+        ]
     goal = target.test.mean
     lines = [
         f"Target: {reference} at N = {at:,}, test {target.metric_name} {goal:.3g} "
